@@ -1,0 +1,3 @@
+"""aws."""
+
+from __future__ import annotations

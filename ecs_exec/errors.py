@@ -1,0 +1,219 @@
+"""The one exception tree of ecs-exec, and the exit statuses the CLI maps it to.
+
+    EcsExecError                    base; .exit_status, .hint
+    ├── UsageError                  bad flags or flag combinations (exit 2)
+    ├── ConfigurationError          region missing, bad endpoint URL, bad state file
+    ├── AwsError                    raised only through ecs_exec.aws._errors.map_aws_errors()
+    │   ├── CredentialsError          no, expired or unusable credentials
+    │   ├── AccessDeniedError         an IAM policy denied an action (.action names it)
+    │   ├── ThrottledError            still throttled after botocore's standard retries
+    │   ├── EndpointUnreachableError  the AWS (or sandbox) endpoint did not answer
+    │   ├── TargetNotFoundError       no cluster/service/task/container matched
+    │   ├── AmbiguousTargetError      several candidates and no way to choose (.candidates)
+    │   ├── ExecNotReadyError         exec not enabled, agent not running (.reasons per task)
+    │   ├── TargetNotConnectedError   ECS/SSM could not reach the agent in the container
+    │   └── AwsServiceError           any other AWS error, with its code
+    ├── SessionError                the Session Manager data channel failed
+    │   ├── ProtocolError
+    │   │   ├── LocalProtocolError    we asked the channel to do something illegal (a bug)
+    │   │   └── RemoteProtocolError   the agent sent invalid data (bad digest, decrypt failure)
+    │   ├── HandshakeError            the session-type or KMS handshake failed
+    │   ├── ConnectionLostError       the websocket dropped and could not be resumed in time
+    │   ├── RemoteSetupError          the container lacks what the remote framing needs
+    │   └── InvalidStateError         misuse of a channel in the wrong state
+    ├── PluginError                 the session-manager-plugin binary is missing or failed
+    └── TerminalError               a terminal was required and none is there
+
+Exit statuses (the decision recorded here): a session that ran exits with the *remote*
+command's exit status, unchanged (0-254, and 128+N when the remote process died of signal N).
+The tool's own failures exit 255, as ssh does, so a script can tell "the remote command failed"
+from "ecs-exec could not run it". Usage errors exit 2 (as typer/click and most CLIs do) and a
+local Ctrl-C that ends the tool exits 130.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Exit statuses of the ecs-exec process itself (remote statuses pass through)."""
+
+    SUCCESS = 0
+    USAGE = 2
+    INTERRUPTED = 130
+    TOOL_FAILURE = 255
+
+
+class EcsExecError(Exception):
+    """Base of every error ecs-exec raises on purpose.
+
+    Args:
+        message: one lower-case line naming what was wrong.
+        hint: an optional line saying how to fix it.
+    """
+
+    exit_status: ExitStatus = ExitStatus.TOOL_FAILURE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(EcsExecError):
+    """Flags or flag combinations that cannot work."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class ConfigurationError(EcsExecError):
+    """Local configuration is missing or wrong (region, endpoint URL, state file)."""
+
+
+class AwsError(EcsExecError):
+    """An AWS API call failed; raised only through ``map_aws_errors``."""
+
+
+class CredentialsError(AwsError):
+    """No credentials, expired credentials, or credentials AWS rejects."""
+
+
+class AccessDeniedError(AwsError):
+    """An IAM policy denied an action.
+
+    Args:
+        action: the denied action, e.g. ``ecs:ExecuteCommand``.
+    """
+
+    def __init__(self, message: str, *, action: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.action = action
+
+
+class ThrottledError(AwsError):
+    """AWS kept throttling after botocore's standard retries."""
+
+
+class EndpointUnreachableError(AwsError):
+    """The endpoint did not answer (network, DNS, or a sandbox that is not running)."""
+
+
+class TargetNotFoundError(AwsError):
+    """No cluster, service, task or container matched what was asked for."""
+
+
+class AmbiguousTargetError(AwsError):
+    """Several candidates match and there is no way to choose one.
+
+    Args:
+        candidates: what matched, in the order the CLI should show them.
+    """
+
+    def __init__(
+        self, message: str, *, candidates: Sequence[str], hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.candidates = tuple(candidates)
+
+
+class ExecNotReadyError(AwsError):
+    """No task can take an ECS Exec session; ``reasons`` says why, per task.
+
+    Args:
+        reasons: one human line per task, naming the failed condition and the fix.
+    """
+
+    def __init__(
+        self, message: str, *, reasons: Sequence[str] = (), hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.reasons = tuple(reasons)
+
+
+class TargetNotConnectedError(AwsError):
+    """ECS could not reach the SSM agent in the container."""
+
+
+class AwsServiceError(AwsError):
+    """Any other AWS error.
+
+    Args:
+        code: the AWS error code, e.g. ``InvalidParameterException``.
+    """
+
+    def __init__(self, message: str, *, code: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+
+
+class SessionError(EcsExecError):
+    """The Session Manager data channel failed."""
+
+
+class ProtocolError(SessionError):
+    """A data-channel protocol violation."""
+
+
+class LocalProtocolError(ProtocolError):
+    """We asked the channel to do something the protocol does not allow (a bug)."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The far end sent data that violates the protocol."""
+
+
+class HandshakeError(SessionError):
+    """The session-type or KMS encryption handshake failed."""
+
+
+class ConnectionLostError(SessionError):
+    """The websocket dropped and the session could not be resumed within the bound."""
+
+
+class RemoteSetupError(SessionError):
+    """The container lacks a tool the remote framing needs (named in the message)."""
+
+
+class InvalidStateError(EcsExecError, AssertionError):
+    """A channel or session was used in a state that does not allow it."""
+
+
+class PluginError(EcsExecError):
+    """The session-manager-plugin binary is missing, or failed to run the session."""
+
+
+class TerminalError(EcsExecError):
+    """A terminal was required (or could not be set up) and none is usable."""
+
+
+__all__ = [
+    "AccessDeniedError",
+    "AmbiguousTargetError",
+    "AwsError",
+    "AwsServiceError",
+    "ConfigurationError",
+    "ConnectionLostError",
+    "CredentialsError",
+    "EcsExecError",
+    "EndpointUnreachableError",
+    "ExecNotReadyError",
+    "ExitStatus",
+    "HandshakeError",
+    "InvalidStateError",
+    "LocalProtocolError",
+    "PluginError",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "RemoteSetupError",
+    "SessionError",
+    "TargetNotConnectedError",
+    "TargetNotFoundError",
+    "TerminalError",
+    "ThrottledError",
+    "UsageError",
+]

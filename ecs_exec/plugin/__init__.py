@@ -1,0 +1,3 @@
+"""plugin."""
+
+from __future__ import annotations
