@@ -114,9 +114,7 @@ class AmbiguousTargetError(AwsError):
         candidates: what matched, in the order the CLI should show them.
     """
 
-    def __init__(
-        self, message: str, *, candidates: Sequence[str], hint: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, candidates: Sequence[str], hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.candidates = tuple(candidates)
 

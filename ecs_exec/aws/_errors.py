@@ -1,0 +1,181 @@
+"""Map botocore exceptions to ecs-exec's exception tree, at the boundary (httpx style)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ecs_exec.errors import (
+    AccessDeniedError,
+    AwsError,
+    AwsServiceError,
+    ConfigurationError,
+    CredentialsError,
+    EndpointUnreachableError,
+    ExecNotReadyError,
+    TargetNotConnectedError,
+    TargetNotFoundError,
+    ThrottledError,
+)
+
+_THROTTLING = {
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "SlowDown",
+}
+_BAD_CREDENTIALS = {
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "ExpiredTokenException",
+    "ExpiredToken",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "MissingAuthenticationTokenException",
+    "IncompleteSignature",
+    "InvalidAccessKeyId",
+}
+_DENIED = {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"}
+
+EXEC_NOT_ENABLED_HINT = (
+    "exec must be enabled when the task starts: update the service with "
+    "--enable-execute-command and force a new deployment"
+)
+
+
+def credentials_hint(profile: str | None) -> str:
+    if profile:
+        return (
+            f"refresh the credentials of profile '{profile}' "
+            f"(for SSO: `aws sso login --profile {profile}`)"
+        )
+    return (
+        "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, run `aws sso login`, "
+        "or run where a task or instance role provides credentials"
+    )
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether an error is worth retrying at a higher level (botocore already retried once)."""
+    return isinstance(error, ThrottledError | EndpointUnreachableError)
+
+
+@contextmanager
+def map_aws_errors(*, action: str | None = None, profile: str | None = None) -> Iterator[None]:
+    """Turn botocore exceptions raised inside the block into ``ecs_exec.errors`` ones.
+
+    Args:
+        action: the IAM action being performed (``ecs:ListTasks``), named in denials.
+        profile: the profile in use, named in credential hints.
+
+    Raises:
+        AwsError: a subclass chosen by the AWS error code; ConfigurationError for a missing
+            region or profile.
+    """
+    from botocore import exceptions as bce
+
+    try:
+        yield
+    except AwsError:
+        raise
+    except bce.ClientError as exc:
+        raise _from_client_error(exc, action=action, profile=profile) from exc
+    except bce.NoRegionError as exc:
+        raise ConfigurationError(
+            "no AWS region is configured",
+            hint="pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or set a region "
+            "in the profile",
+        ) from exc
+    except bce.ProfileNotFound as exc:
+        raise ConfigurationError(
+            f"the AWS profile '{profile or exc.kwargs.get('profile', '')}' does not exist",
+            hint="check --profile / AWS_PROFILE against ~/.aws/config",
+        ) from exc
+    except (bce.SSOTokenLoadError, bce.UnauthorizedSSOTokenError, bce.TokenRetrievalError) as exc:
+        raise CredentialsError(
+            "the AWS SSO session has expired or was never started",
+            hint=f"run `aws sso login{' --profile ' + profile if profile else ''}`",
+        ) from exc
+    except (bce.NoCredentialsError, bce.PartialCredentialsError) as exc:
+        raise CredentialsError(
+            "no AWS credentials were found", hint=credentials_hint(profile)
+        ) from exc
+    except bce.CredentialRetrievalError as exc:
+        raise CredentialsError(
+            f"AWS credentials could not be loaded: {exc}", hint=credentials_hint(profile)
+        ) from exc
+    except (bce.EndpointConnectionError, bce.ConnectTimeoutError) as exc:
+        raise EndpointUnreachableError(
+            f"could not connect to {exc.kwargs.get('endpoint_url', 'the AWS endpoint')}",
+            hint="check the network, --endpoint-url / AWS_ENDPOINT_URL, or that the sandbox "
+            "is running",
+        ) from exc
+    except bce.ReadTimeoutError as exc:
+        raise EndpointUnreachableError(
+            f"the AWS endpoint did not answer in time ({exc.kwargs.get('endpoint_url', '')})",
+            hint="retry, or check the network",
+        ) from exc
+    except bce.ParamValidationError as exc:
+        first = str(exc).splitlines()[-1].strip()
+        raise AwsServiceError(
+            f"invalid request parameters: {first}", code="ParamValidationError"
+        ) from exc
+    except bce.BotoCoreError as exc:
+        raise AwsServiceError(f"AWS client error: {exc}", code=type(exc).__name__) from exc
+
+
+def _from_client_error(exc: object, *, action: str | None, profile: str | None) -> AwsError:
+    from botocore.exceptions import ClientError
+
+    assert isinstance(exc, ClientError)
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", "Unknown"))
+    message = str(error.get("Message", "")).strip()
+    operation = exc.operation_name
+    what = action or operation
+    if code in _THROTTLING:
+        return ThrottledError(
+            f"AWS throttled {what} and kept throttling after retries",
+            hint="wait a moment and retry; other tools in this account may be calling ECS too",
+        )
+    if code in _BAD_CREDENTIALS:
+        expired = "Expired" in code
+        return CredentialsError(
+            "the AWS credentials have expired"
+            if expired
+            else f"AWS rejected the credentials ({code})",
+            hint=credentials_hint(profile),
+        )
+    if code in _DENIED:
+        return AccessDeniedError(
+            f"access denied: the caller may not perform {what}",
+            action=what,
+            hint=f"grant {what} to this identity (see the IAM section of the README)"
+            + (f"; AWS said: {message}" if message else ""),
+        )
+    if code == "ClusterNotFoundException":
+        return TargetNotFoundError(
+            "cluster not found", hint="run `ecs-exec ls` to list the clusters in this region"
+        )
+    if code == "ServiceNotFoundException":
+        return TargetNotFoundError(
+            "service not found",
+            hint="run `ecs-exec ls --cluster CLUSTER` to list its services",
+        )
+    if code == "TargetNotConnectedException":
+        return TargetNotConnectedError(
+            "ECS could not connect to the exec agent in the container"
+            + (f": {message}" if message else ""),
+            hint="the task role needs ssmmessages:CreateControlChannel, CreateDataChannel, "
+            "OpenControlChannel and OpenDataChannel, the task needs a route to ssmmessages, "
+            "and the root filesystem must be writable",
+        )
+    if code == "InvalidParameterException" and "execute command" in message.lower():
+        return ExecNotReadyError(
+            "execute command is not enabled for this task or its agent is not running",
+            hint=EXEC_NOT_ENABLED_HINT,
+        )
+    return AwsServiceError(f"{what} failed: {code}: {message}", code=code)

@@ -1,0 +1,83 @@
+"""boto3 session and client factory: profile, region, endpoint and retry settings in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from ecs_exec.aws._errors import map_aws_errors
+
+if TYPE_CHECKING:
+    import boto3
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_ssm import SSMClient
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """Where and as whom to call AWS.
+
+    Args:
+        profile: a shared-config profile (static keys, SSO, assume-role), or None for the
+            default chain (environment, container credentials of a task role, instance role).
+        region: the region, or None to take it from the environment or the profile.
+        endpoint_url: one endpoint for ECS, SSM and KMS (the sandbox serves all three);
+            None lets botocore honour AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>.
+        max_attempts: botocore "standard" retry mode attempts (throttling, 5xx, connection).
+    """
+
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    max_attempts: int = 3
+
+
+class AwsClients:
+    """Lazily built, shared boto3 clients for one invocation."""
+
+    def __init__(self, settings: AwsSettings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def session(self) -> boto3.session.Session:
+        import boto3
+
+        with map_aws_errors(profile=self.settings.profile):
+            return boto3.session.Session(
+                profile_name=self.settings.profile, region_name=self.settings.region
+            )
+
+    def _client(self, service: str) -> Any:
+        from botocore.config import Config
+
+        config = Config(
+            retries={"mode": "standard", "max_attempts": self.settings.max_attempts},
+            connect_timeout=5,
+            read_timeout=60,
+            user_agent_extra="ecs-exec",
+        )
+        with map_aws_errors(profile=self.settings.profile):
+            return self.session.client(  # type: ignore[call-overload]
+                service, endpoint_url=self.settings.endpoint_url, config=config
+            )
+
+    @cached_property
+    def ecs(self) -> ECSClient:
+        client: ECSClient = self._client("ecs")
+        return client
+
+    @cached_property
+    def ssm(self) -> SSMClient:
+        client: SSMClient = self._client("ssm")
+        return client
+
+    @cached_property
+    def kms(self) -> KMSClient:
+        client: KMSClient = self._client("kms")
+        return client
+
+    @property
+    def region(self) -> str:
+        return str(self.ecs.meta.region_name)

@@ -1,0 +1,190 @@
+"""The typer app: root options (the exec command) and the subcommands.
+
+Root options and subcommands coexist so that a gateway's connection command
+``ecs-exec --interactive --cluster=$CLUSTER_NAME --service-name=$SERVICE_NAME`` keeps working
+with the user's arguments appended after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ecs_exec import __version__
+from ecs_exec.errors import ExitStatus
+
+if TYPE_CHECKING:
+    import click
+
+
+@dataclass
+class CliState:
+    """What main() hands the commands, and what they hand back."""
+
+    remote_argv: list[str] | None = None
+    exit_status: int = ExitStatus.SUCCESS
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class Transport(str, Enum):
+    native = "native"
+    plugin = "plugin"
+    auto = "auto"
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+HELP = """Open shells and run commands in Amazon ECS containers through ECS Exec.
+
+Exec (the default command):
+
+  ecs-exec --cluster C --service-name S --interactive          # a shell
+  ecs-exec --cluster C --service-name S -- rails db:migrate:status
+  ecs-exec --cluster C --service-name S --pipe 'rails runner -' < job.rb
+
+The remote exit status becomes ecs-exec's; ecs-exec's own failures exit 255, usage
+errors 2. Try it with no AWS account: `ecs-exec --sandbox ls --cluster demo --service web`.
+"""
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    help=HELP,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ecs-exec {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback(invoke_without_command=True)
+def root(
+    ctx: typer.Context,
+    cluster: Annotated[
+        str | None,
+        typer.Option("--cluster", envvar="CLUSTER_NAME", help="Cluster name or ARN [env: CLUSTER_NAME]."),
+    ] = None,
+    service: Annotated[
+        str | None,
+        typer.Option(
+            "--service-name", "--service", envvar="SERVICE_NAME", help="Service name [env: SERVICE_NAME]."
+        ),
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option("--task", help="Task id, ARN or unique id prefix.")
+    ] = None,
+    container: Annotated[
+        str | None,
+        typer.Option("--container", envvar="CONTAINER", help="Container name [env: CONTAINER]."),
+    ] = None,
+    interactive: Annotated[
+        bool,
+        typer.Option("--interactive", "-i", help="Interactive session in a remote terminal."),
+    ] = False,
+    pipe: Annotated[
+        str | None,
+        typer.Option("--pipe", help="Run this shell command line (sh -c) with stdin streamed."),
+    ] = None,
+    transport: Annotated[
+        Transport,
+        typer.Option(help="native: pure Python; plugin: session-manager-plugin; auto: native."),
+    ] = Transport.native,
+    profile: Annotated[str | None, typer.Option(help="AWS profile [env: AWS_PROFILE].")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region [env: AWS_REGION].")] = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option("--endpoint-url", help="One endpoint for ECS, SSM and KMS (e.g. the sandbox)."),
+    ] = None,
+    sandbox: Annotated[
+        bool, typer.Option("--sandbox", help="Run this one command against a built-in sandbox.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Tracebacks and protocol logs.")] = False,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = None,
+) -> None:
+    state: CliState = ctx.ensure_object(CliState)
+    state.options = {
+        "cluster": cluster,
+        "service": service,
+        "task": task,
+        "container": container,
+        "profile": profile,
+        "region": region,
+        "endpoint_url": endpoint_url,
+        "sandbox": sandbox,
+        "quiet": quiet,
+        "debug": debug,
+    }
+    if ctx.invoked_subcommand is not None:
+        if interactive or pipe is not None or state.remote_argv is not None:
+            from ecs_exec.errors import UsageError
+
+            raise UsageError(
+                f"--interactive, --pipe and a remote command go with exec, "
+                f"not with `{ctx.invoked_subcommand}`"
+            )
+        return
+    from ecs_exec.cli.exec_cmd import run_exec
+
+    state.exit_status = run_exec(
+        state, interactive=interactive, pipe=pipe, transport=transport.value
+    )
+
+
+@app.command("ls")
+def ls(
+    ctx: typer.Context,
+    cluster: Annotated[str | None, typer.Option("--cluster", help="List this cluster's services.")] = None,
+    service: Annotated[
+        str | None,
+        typer.Option("--service-name", "--service", help="List this service's tasks."),
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="table, or json (stable).")
+    ] = OutputFormat.table,
+) -> None:
+    """List clusters; a cluster's services; a service's tasks with exec readiness."""
+    from ecs_exec.cli.ls_cmd import run_ls
+
+    state: CliState = ctx.ensure_object(CliState)
+    state.exit_status = run_ls(state, cluster=cluster, service=service, output=output.value)
+
+
+@app.command("sandbox")
+def sandbox_cmd(
+    ctx: typer.Context,
+    state_file: Annotated[
+        Path | None,
+        typer.Option("--state", help="JSON state file (default: the built-in demo)."),
+    ] = None,
+    port: Annotated[int, typer.Option(help="API port on 127.0.0.1 (0: any free port).")] = 0,
+    fast: Annotated[
+        bool, typer.Option(help="Switch off the agent's faithful pacing and delays.")
+    ] = False,
+    frame_log: Annotated[
+        Path | None, typer.Option("--frame-log", help="Write every data-channel frame as JSON lines.")
+    ] = None,
+) -> None:
+    """Serve the local emulator of ECS, SSM, KMS and the Session Manager data channel."""
+    from ecs_exec.cli.sandbox_cmd import run_sandbox
+
+    state: CliState = ctx.ensure_object(CliState)
+    state.exit_status = run_sandbox(state_file=state_file, port=port, fast=fast, frame_log=frame_log)
+
+
+def build_command() -> click.Command:
+    return typer.main.get_command(app)
