@@ -40,36 +40,34 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def run(argv: Sequence[str]) -> int:
     """Run the CLI and return the exit status (remote status, or ours)."""
-    import click
+    from typer import exceptions as typer_exceptions
 
-    from ecs_exec.cli.app import CliState, build_command
+    from ecs_exec.cli.app import CliState, build_command, click_exceptions
 
     options, remote = split_remote_argv(argv)
     debug = "--debug" in options or os.environ.get("ECS_EXEC_DEBUG") == "1"
     state = CliState(remote_argv=remote)
     try:
         command = build_command()
-        result = command.main(
-            args=options, prog_name=PROG, standalone_mode=False, obj=state
-        )
+        result = command.main(args=options, prog_name=PROG, standalone_mode=False, obj=state)
         if isinstance(result, int):
             return result
         return state.exit_status
-    except click.exceptions.NoSuchOption as exc:
+    except click_exceptions.NoSuchOption as exc:
         _print_error(exc.format_message(), f"see `{PROG} --help`")
         return ExitStatus.USAGE
-    except click.UsageError as exc:
+    except click_exceptions.UsageError as exc:
         message = exc.format_message()
         hint = f"see `{PROG} --help`"
         if "No such command" in message:
             hint = f"put the remote command after `--`, e.g. `{PROG} --cluster C -- ls -l`"
         _print_error(message[0].lower() + message[1:] if message else message, hint)
         return ExitStatus.USAGE
-    except click.exceptions.Exit as exc:
+    except typer_exceptions.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer_exceptions.Abort:
         return ExitStatus.INTERRUPTED
-    except click.ClickException as exc:
+    except click_exceptions.ClickException as exc:
         _print_error(exc.format_message())
         return ExitStatus.USAGE
     except EcsExecError as exc:

@@ -8,17 +8,20 @@ with the user's arguments appended after it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
+# typer 0.29 vendors click as typer._click (hence the pin in pyproject.toml).
+from typer import _click as click
+from typer._click import exceptions as click_exceptions
+
+__all__ = ["CliState", "app", "build_command", "click_exceptions"]
+
 from ecs_exec import __version__
 from ecs_exec.errors import ExitStatus
-
-if TYPE_CHECKING:
-    import click
 
 
 @dataclass
@@ -30,13 +33,13 @@ class CliState:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-class Transport(str, Enum):
+class Transport(StrEnum):
     native = "native"
     plugin = "plugin"
     auto = "auto"
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
 
@@ -73,12 +76,17 @@ def root(
     ctx: typer.Context,
     cluster: Annotated[
         str | None,
-        typer.Option("--cluster", envvar="CLUSTER_NAME", help="Cluster name or ARN [env: CLUSTER_NAME]."),
+        typer.Option(
+            "--cluster", envvar="CLUSTER_NAME", help="Cluster name or ARN [env: CLUSTER_NAME]."
+        ),
     ] = None,
     service: Annotated[
         str | None,
         typer.Option(
-            "--service-name", "--service", envvar="SERVICE_NAME", help="Service name [env: SERVICE_NAME]."
+            "--service-name",
+            "--service",
+            envvar="SERVICE_NAME",
+            help="Service name [env: SERVICE_NAME].",
         ),
     ] = None,
     task: Annotated[
@@ -104,7 +112,9 @@ def root(
     region: Annotated[str | None, typer.Option(help="AWS region [env: AWS_REGION].")] = None,
     endpoint_url: Annotated[
         str | None,
-        typer.Option("--endpoint-url", help="One endpoint for ECS, SSM and KMS (e.g. the sandbox)."),
+        typer.Option(
+            "--endpoint-url", help="One endpoint for ECS, SSM and KMS (e.g. the sandbox)."
+        ),
     ] = None,
     sandbox: Annotated[
         bool, typer.Option("--sandbox", help="Run this one command against a built-in sandbox.")
@@ -138,9 +148,9 @@ def root(
                 f"not with `{ctx.invoked_subcommand}`"
             )
         return
-    from ecs_exec.cli.exec_cmd import run_exec
+    from ecs_exec.cli.exec_cmd import run_exec_command
 
-    state.exit_status = run_exec(
+    state.exit_status = run_exec_command(
         state, interactive=interactive, pipe=pipe, transport=transport.value
     )
 
@@ -148,7 +158,9 @@ def root(
 @app.command("ls")
 def ls(
     ctx: typer.Context,
-    cluster: Annotated[str | None, typer.Option("--cluster", help="List this cluster's services.")] = None,
+    cluster: Annotated[
+        str | None, typer.Option("--cluster", help="List this cluster's services.")
+    ] = None,
     service: Annotated[
         str | None,
         typer.Option("--service-name", "--service", help="List this service's tasks."),
@@ -176,14 +188,17 @@ def sandbox_cmd(
         bool, typer.Option(help="Switch off the agent's faithful pacing and delays.")
     ] = False,
     frame_log: Annotated[
-        Path | None, typer.Option("--frame-log", help="Write every data-channel frame as JSON lines.")
+        Path | None,
+        typer.Option("--frame-log", help="Write every data-channel frame as JSON lines."),
     ] = None,
 ) -> None:
     """Serve the local emulator of ECS, SSM, KMS and the Session Manager data channel."""
     from ecs_exec.cli.sandbox_cmd import run_sandbox
 
     state: CliState = ctx.ensure_object(CliState)
-    state.exit_status = run_sandbox(state_file=state_file, port=port, fast=fast, frame_log=frame_log)
+    state.exit_status = run_sandbox(
+        state_file=state_file, port=port, fast=fast, frame_log=frame_log
+    )
 
 
 def build_command() -> click.Command:

@@ -55,5 +55,7 @@ def aws_clients(state: CliState) -> Iterator[AwsClients]:
         os.environ.update(SANDBOX_CREDENTIALS)
         os.environ.pop("AWS_PROFILE", None)
         os.environ.setdefault("AWS_REGION", "us-east-1")
-        settings = AwsSettings(region=options.get("region") or "us-east-1", endpoint_url=sandbox.endpoint_url)
+        settings = AwsSettings(
+            region=options.get("region") or "us-east-1", endpoint_url=sandbox.endpoint_url
+        )
         yield AwsClients(settings)

@@ -21,6 +21,7 @@ def run_ls(state: CliState, *, cluster: str | None, service: str | None, output:
     service = service or state.options.get("service")
     with aws_clients(state) as clients:
         api = EcsApi(clients.ecs, profile=clients.settings.profile)
+        document: dict[str, Any]
         if not cluster:
             document = {"clusters": [_cluster_json(c) for c in api.list_clusters()]}
         elif not service:
@@ -111,8 +112,13 @@ def render_table(document: dict[str, Any]) -> str:
         return _table(
             ["CLUSTER", "STATUS", "SERVICES", "TASKS", "KMS"],
             [
-                [c["name"], c["status"], str(c["activeServices"]), str(c["runningTasks"]),
-                 "yes" if c["kmsKeyId"] else "-"]
+                [
+                    c["name"],
+                    c["status"],
+                    str(c["activeServices"]),
+                    str(c["runningTasks"]),
+                    "yes" if c["kmsKeyId"] else "-",
+                ]
                 for c in document["clusters"]
             ],
         )
@@ -120,9 +126,14 @@ def render_table(document: dict[str, Any]) -> str:
         return _table(
             ["SERVICE", "STATUS", "RUNNING", "DESIRED", "EXEC", "TASK DEFINITION"],
             [
-                [s["name"], s["status"], str(s["runningCount"]), str(s["desiredCount"]),
-                 "enabled" if s["enableExecuteCommand"] else "disabled",
-                 s["taskDefinition"].rsplit("/", 1)[-1]]
+                [
+                    s["name"],
+                    s["status"],
+                    str(s["runningCount"]),
+                    str(s["desiredCount"]),
+                    "enabled" if s["enableExecuteCommand"] else "disabled",
+                    s["taskDefinition"].rsplit("/", 1)[-1],
+                ]
                 for s in document["services"]
             ],
         )
@@ -133,11 +144,17 @@ def render_table(document: dict[str, Any]) -> str:
             f"({(c['execAgent'] or 'no-agent').lower()})"
             for c in t["containers"]
         )
-        rows.append([
-            t["taskId"], t["lastStatus"] + ("" if t["desiredStatus"] == "RUNNING" else "->STOP"),
-            "yes" if t["enableExecuteCommand"] else "no", "READY" if t["ready"] else "not ready",
-            (t["startedAt"] or "-")[:19], t["taskDefinition"], containers,
-        ])
+        rows.append(
+            [
+                t["taskId"],
+                t["lastStatus"] + ("" if t["desiredStatus"] == "RUNNING" else "->STOP"),
+                "yes" if t["enableExecuteCommand"] else "no",
+                "READY" if t["ready"] else "not ready",
+                (t["startedAt"] or "-")[:19],
+                t["taskDefinition"],
+                containers,
+            ]
+        )
     table = _table(
         ["TASK", "STATUS", "EXEC", "READY", "STARTED", "REVISION", "CONTAINERS (*default, agent)"],
         rows,

@@ -1,0 +1,41 @@
+"""The exec command (the root command): flags and environment -> ExecRequest -> runner."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+from ecs_exec.cli.common import aws_clients, target_spec
+from ecs_exec.runner import plan_request, run_exec
+from ecs_exec.terminal import Console
+
+if TYPE_CHECKING:
+    from ecs_exec.cli.app import CliState
+
+
+def run_exec_command(
+    state: CliState, *, interactive: bool, pipe: str | None, transport: str
+) -> int:
+    options = state.options
+    if options.get("debug"):
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(name)s: %(message)s")
+    console = Console.from_process()
+    request, notes = plan_request(
+        interactive=interactive,
+        pipe=pipe,
+        argv=state.remote_argv,
+        console=console,
+        transport=transport,
+        quiet=bool(options.get("quiet")),
+    )
+    if not request.quiet:
+        for note in notes:
+            sys.stderr.write(f"ecs-exec: note: {note}\n")
+    picker = None
+    if console.stdin_isatty and Console(2, 2, 2).stdin_isatty:
+        from ecs_exec.picker import pick_task
+
+        picker = pick_task
+    with aws_clients(state) as clients:
+        return run_exec(clients, target_spec(options), request, console, picker=picker)

@@ -1,0 +1,219 @@
+"""Exec, end to end: resolve the target, call ExecuteCommand, run a mode over a transport.
+
+Knows nothing of typer: the CLI builds an ``ExecRequest`` and a ``Console`` and calls
+``run_exec``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+from dataclasses import dataclass
+
+from ecs_exec.aws.ecs import EcsApi, ExecSession
+from ecs_exec.aws.resolve import ExecTarget, Resolver, TargetSpec, TaskPicker
+from ecs_exec.aws.session import AwsClients
+from ecs_exec.errors import ExitStatus, UsageError
+from ecs_exec.stream import RemoteStream
+from ecs_exec.terminal import Console
+
+logger = logging.getLogger("ecs_exec.runner")
+
+#: The shell a session gets when no command is given: bash where the image has it, else sh.
+DEFAULT_SHELL = (
+    "sh",
+    "-c",
+    'if command -v bash >/dev/null 2>&1; then exec bash "$@"; else exec sh "$@"; fi',
+    "sh",
+)
+TRANSPORTS = ("native", "plugin", "auto")
+
+
+@dataclass(frozen=True)
+class ExecRequest:
+    """What to run and how.
+
+    Args:
+        argv: the remote argv, or None for the default shell.
+        interactive: a terminal session (raw local terminal, remote PTY passthrough);
+            otherwise a one-off framed command with exact streams and exit status.
+        attach_stdin: stream local stdin into a one-off command.
+        transport: "native", "plugin" or "auto" (auto is native: it needs no binary).
+        quiet: no notes on stderr.
+    """
+
+    argv: tuple[str, ...] | None
+    interactive: bool
+    attach_stdin: bool
+    transport: str = "native"
+    quiet: bool = False
+
+
+def plan_request(
+    *,
+    interactive: bool,
+    pipe: str | None,
+    argv: list[str] | None,
+    console: Console,
+    transport: str = "native",
+    quiet: bool = False,
+) -> tuple[ExecRequest, list[str]]:
+    """Decide the mode from flags and the terminal; returns the request and notes to show.
+
+    Raises:
+        UsageError: --pipe and a command after -- together, or an empty command.
+    """
+    notes: list[str] = []
+    if pipe is not None and argv is not None:
+        raise UsageError(
+            "--pipe and a command after -- cannot be combined",
+            hint="use --pipe 'CMD LINE' (run by sh -c) or -- CMD ARGS (exact argv), not both",
+        )
+    if argv is not None and not argv:
+        raise UsageError("the command after -- is empty", hint="e.g. ecs-exec ... -- ls -l /")
+    if pipe is not None and not pipe.strip():
+        raise UsageError("--pipe needs a command line", hint="e.g. --pipe 'rails runner -'")
+    if transport not in TRANSPORTS:
+        raise UsageError(f"unknown transport '{transport}'", hint="use native, plugin or auto")
+    remote: tuple[str, ...] | None = None
+    if pipe is not None:
+        remote = ("sh", "-c", pipe)
+    elif argv is not None:
+        remote = tuple(argv)
+    wants_terminal = interactive or (remote is None and console.stdin_isatty)
+    if wants_terminal and not console.stdin_isatty:
+        notes.append("no terminal on stdin: running without one (stdin is streamed)")
+        wants_terminal = False
+    attach = not wants_terminal and (pipe is not None or not console.stdin_isatty)
+    request = ExecRequest(
+        argv=remote,
+        interactive=wants_terminal,
+        attach_stdin=attach,
+        transport="native" if transport == "auto" else transport,
+        quiet=quiet,
+    )
+    return request, notes
+
+
+def run_exec(
+    clients: AwsClients,
+    spec: TargetSpec,
+    request: ExecRequest,
+    console: Console,
+    *,
+    picker: TaskPicker | None = None,
+) -> int:
+    """Resolve, start the session and run it; returns the remote exit status."""
+    api = EcsApi(clients.ecs, profile=clients.settings.profile)
+    target = Resolver(api, picker=picker).resolve(spec)
+    nonce = secrets.token_hex(8)
+    command, mode = _build_command(request, nonce)
+    session = api.execute_command(
+        cluster=target.cluster,
+        task_arn=target.task.arn,
+        container=target.container.name,
+        command=command,
+    )
+    logger.debug("session %s to %s", session.session_id, target.ssm_target)
+    return asyncio.run(_run_session(clients, target, session, request, console, nonce, mode))
+
+
+def _build_command(request: ExecRequest, nonce: str) -> tuple[str, str]:
+    from ecs_exec.remote import build_interactive_command, build_oneoff_command
+
+    if request.interactive:
+        return build_interactive_command(request.argv, nonce=nonce), "interactive"
+    stdin_mode = "base64" if request.transport == "plugin" else "raw"
+    if not request.attach_stdin:
+        stdin_mode = "none"
+    argv = request.argv or DEFAULT_SHELL
+    return (
+        build_oneoff_command(list(argv), nonce=nonce, stdin_mode=stdin_mode, compress=True),
+        "oneoff",
+    )
+
+
+async def open_stream(
+    clients: AwsClients, target: ExecTarget, session: ExecSession, request: ExecRequest
+) -> RemoteStream:
+    """Start the transport the request asks for."""
+    if request.transport == "plugin":
+        from ecs_exec.plugin_transport import PluginStream
+
+        plugin = PluginStream(
+            session,
+            region=clients.region,
+            profile=clients.settings.profile,
+            target=target.ssm_target,
+            ssm_endpoint=clients.ssm.meta.endpoint_url,
+        )
+        await plugin.start()
+        return plugin
+    from ecs_exec.transport import NativeStream
+
+    native = NativeStream(session, clients=clients, target=target.ssm_target)
+    await native.start()
+    return native
+
+
+async def _run_session(
+    clients: AwsClients,
+    target: ExecTarget,
+    session: ExecSession,
+    request: ExecRequest,
+    console: Console,
+    nonce: str,
+    mode: str,
+) -> int:
+    from ecs_exec.modes.interactive import run_interactive
+    from ecs_exec.modes.oneoff import run_oneoff
+    from ecs_exec.remote import ExitMarkerFilter, StdinEncoder, StreamDecoder
+
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    interrupted: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        interrupted.append(signum)
+        if main is not None:
+            main.cancel()
+
+    # In a one-off command Ctrl-C is ours to handle (the remote PTY is raw); in interactive
+    # mode the terminal is raw too, so these only arrive from kill(1) or a closing terminal.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, on_signal, signum)
+    stream = await open_stream(clients, target, session, request)
+    finished = False
+    try:
+        if mode == "interactive":
+            code = await run_interactive(stream, console, marker=ExitMarkerFilter(nonce))
+        else:
+            code = await run_oneoff(
+                stream,
+                console,
+                decoder=StreamDecoder(nonce),
+                encoder=StdinEncoder(mode="base64" if request.transport == "plugin" else "raw"),
+                attach_stdin=request.attach_stdin,
+                noise_to_stderr=request.transport != "plugin",
+            )
+        finished = True
+        return code
+    except asyncio.CancelledError:
+        if interrupted:
+            return (
+                128 + interrupted[0] if interrupted[0] != signal.SIGINT else ExitStatus.INTERRUPTED
+            )
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(stream.close(terminate=not finished), timeout=10)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(signum)
+        if os.environ.get("ECS_EXEC_DEBUG") == "1":
+            logger.debug("session %s closed", session.session_id)
