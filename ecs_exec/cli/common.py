@@ -35,7 +35,9 @@ def aws_settings(options: dict[str, Any]) -> AwsSettings:
         )
     return AwsSettings(
         profile=options.get("profile") or None,
-        region=options.get("region") or None,
+        # botocore reads AWS_DEFAULT_REGION and profiles; AWS_REGION (what Lambda, ECS task
+        # environments and most SDKs set) it does not, so honour it here.
+        region=options.get("region") or os.environ.get("AWS_REGION") or None,
         endpoint_url=endpoint or None,
     )
 

@@ -1,0 +1,68 @@
+"""Running the real ecs-exec CLI as a subprocess, with a clean AWS environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ECS_EXEC = [sys.executable, "-m", "ecs_exec"]
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """A process environment with no AWS configuration but dummy keys and a region."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    for name in ("CLUSTER_NAME", "SERVICE_NAME", "CONTAINER", "ECS_EXEC_DEBUG", "ECS_EXEC_PLUGIN"):
+        env.pop(name, None)
+    env.update(
+        {
+            "HOME": str(home),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+            "AWS_CONFIG_FILE": str(home / "aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_ACCESS_KEY_ID": "sandbox",
+            "AWS_SECRET_ACCESS_KEY": "sandbox",
+            "AWS_REGION": "us-east-1",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def err(self) -> str:
+        return self.stderr.decode(errors="replace")
+
+    @property
+    def out(self) -> str:
+        return self.stdout.decode(errors="replace")
+
+
+def run_cli(
+    args: list[str],
+    env: Mapping[str, str],
+    *,
+    stdin: bytes | None = b"",
+    timeout: float = 60,
+) -> Result:
+    proc = subprocess.run(
+        [*ECS_EXEC, *args],
+        input=stdin,
+        capture_output=True,
+        env=dict(env),
+        timeout=timeout,
+        cwd=ROOT,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
