@@ -15,7 +15,7 @@ import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import botocore.session
@@ -67,7 +67,7 @@ def validate(value: Any, shape: Shape, path: str = "$") -> None:
             validate(item, shape.value, f"{path}[{key!r}]")
     elif kind == "string":
         assert isinstance(value, str), f"{path}: expected string, got {value!r}"
-        enum = shape.enum
+        enum = getattr(shape, "enum", None)
         assert not enum or value in enum, f"{path}: {value!r} not in {enum}"
     elif kind in ("integer", "long"):
         assert type(value) is int, f"{path}: expected integer, got {value!r}"
@@ -101,6 +101,7 @@ class RawCapture:
         model = _MODELS.get_service_model(service).operation_model(operation)
         bodies = self.bodies.get(operation)
         assert bodies, f"no successful {operation} response captured"
+        assert model.output_shape is not None
         for body in bodies:
             validate(body, model.output_shape)
         return bodies[-1]
@@ -108,7 +109,9 @@ class RawCapture:
 
 def test_validator_rejects_what_botocore_does_not_model() -> None:
     shape = _MODELS.get_service_model("ecs").operation_model("ListTasks").output_shape
+    assert shape is not None
     validate({"taskArns": ["a"], "nextToken": "t"}, shape)
+    bad: dict[str, Any]
     for bad in ({"taskArns": "a"}, {"tasks": []}, {"taskArns": [1]}):
         with pytest.raises(AssertionError):
             validate(bad, shape)
@@ -144,7 +147,8 @@ def raw() -> RawCapture:
 
 
 def _client(service: str, server: SandboxHttpServer, raw: RawCapture, **config: Any) -> Any:
-    client = _BOTO.client(
+    # boto3-stubs types client() per literal service name; this helper takes any.
+    client = cast(Any, _BOTO).client(
         service,
         endpoint_url=server.url,
         region_name="us-east-1",

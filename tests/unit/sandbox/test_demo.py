@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ecs_exec.sandbox import demo
+from ecs_exec.sandbox.state import Task
 
 
-def _task(task_id: str):
+def _task(task_id: str) -> Task:
     state = demo.demo_state()
     return next(t for t in state.tasks if t.task_id == task_id)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from ecs_exec.sandbox import kmsfake
@@ -29,7 +31,9 @@ def test_round_trip_and_determinism() -> None:
         (lambda b: b[:20], CONTEXT, None),
     ],
 )
-def test_wrong_blob_key_or_context_fails(blob_edit, context, key) -> None:
+def test_wrong_blob_key_or_context_fails(
+    blob_edit: Callable[[bytes], bytes], context: dict[str, str], key: str | None
+) -> None:
     blob = blob_edit(kmsfake.encrypt(KEY, b"secret", CONTEXT))
     with pytest.raises(kmsfake.InvalidCiphertextError):
         kmsfake.decrypt(blob, context, key_arn=key)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,7 +44,9 @@ def test_dump_and_load_round_trip(tmp_path: Path) -> None:
         (lambda d: d["clusters"][0].pop("clusterName"), "clusterName"),
     ],
 )
-def test_inconsistent_state_is_a_configuration_error(edit, needle: str) -> None:
+def test_inconsistent_state_is_a_configuration_error(
+    edit: Callable[[dict[str, Any]], object], needle: str
+) -> None:
     data = demo_state_dict()
     edit(data)
     with pytest.raises(ConfigurationError, match=needle):
@@ -92,7 +96,7 @@ def test_api_fault_forever_and_wildcard() -> None:
     assert state.fault_settings("other") == {}
 
 
-def _counter_hex():
+def _counter_hex() -> Callable[[int], str]:
     count = iter(range(1000))
     return lambda n: f"{next(count):0{2 * n}x}"
 
@@ -152,7 +156,7 @@ def test_terminate_calls_listeners_once() -> None:
     assert registry.terminate_session(session.session_id) is True
     assert registry.terminate_session(session.session_id) is False
     registry.set_status(session.session_id, SessionStatus.CONNECTED)
-    assert session.status is SessionStatus.TERMINATED
+    assert registry.sessions()[0].status is SessionStatus.TERMINATED  # terminal state sticks
     assert seen == [session.session_id]
 
     other = _session(registry)
