@@ -8,6 +8,7 @@ checked (any credentials work) but an ``Authorization`` header must be present, 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import uuid
 from collections import Counter
@@ -137,7 +138,29 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, port: int, state: SandboxState, log: RequestLog) -> None:
         self.state = state
         self.log = log
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
         super().__init__(("127.0.0.1", port), _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_open_connections(self) -> None:
+        """Drop keep-alive connections, so a stopped sandbox answers nobody."""
+        with self._open_lock:
+            sockets = list(self._open)
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by its handler thread
 
 
 class SandboxHttpServer:
@@ -173,6 +196,7 @@ class SandboxHttpServer:
         self._server = self._thread = None
         if server is not None:
             server.shutdown()
+            server.close_open_connections()
             server.server_close()
         if thread is not None:
             thread.join(timeout=5)

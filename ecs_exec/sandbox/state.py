@@ -326,6 +326,11 @@ class SessionRegistry:
         return [sid for sid in ids if self.terminate_session(sid)]
 
     def add_terminate_listener(self, listener: TerminateListener) -> None:
+        """Call ``listener(session)`` once when a session ends (TerminateSession, StopTask).
+
+        Listeners run on the terminating thread, possibly an HTTP thread holding
+        ``SandboxState.lock``: they must return quickly (signal a process, set an event).
+        """
         with self._lock:
             self._listeners.append(listener)
 

@@ -21,7 +21,7 @@ import boto3
 import botocore.session
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from ecs_exec.sandbox import kmsfake
@@ -551,11 +551,16 @@ def test_missing_authorization_and_unknown_target(server: SandboxHttpServer) -> 
     assert len(body["clusterArns"]) == 3
 
 
-def test_server_binds_loopback_and_stops(state: SandboxState) -> None:
+def test_server_binds_loopback_and_stops(state: SandboxState, raw: RawCapture) -> None:
     srv = SandboxHttpServer(state).start()
     port = srv.port
     assert srv.url == f"http://127.0.0.1:{port}"
+    client = _client("ecs", srv, raw, connect_timeout=1, read_timeout=2)
+    assert client.list_clusters()["clusterArns"]  # leaves a keep-alive connection open
     srv.stop()
+    # The kept-alive connection is closed too: a stopped sandbox answers nobody.
+    with pytest.raises(EndpointConnectionError):
+        client.list_clusters()
     with pytest.raises(RuntimeError):
         _ = srv.url
 
