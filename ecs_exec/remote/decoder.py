@@ -1,0 +1,184 @@
+"""Decode the framed output of the one-off script (see :mod:`ecs_exec.remote.command`).
+
+Record grammar (bytes; ``N`` is the session nonce, ``[A-Za-z0-9_-]{8,64}``)::
+
+    stream  = *( noise / record )
+    record  = [CR] LF "@" N ":" header [CR] LF [ body "." ]
+    header  = "R"                     ; ready: raw mode is on, stdin may be sent
+            / "X" 1*DIGIT             ; exited with this status
+            / "M" 1*VCHAR             ; setup failed: this tool/resource is missing
+            / ("O" / "E") ("b" / "z") ; stdout/stderr data frame, plain or gzip; has a body
+    body    = *( base64-char / CR / LF ) ; base64 of the chunk (gzip member when "z")
+
+The leading LF puts every record at the start of a line and is part of the record, not noise.
+CRs are tolerated because records printed before ``stty raw`` (``M``) pass through ONLCR, and a
+local PTY (plugin transport) may add them too. A data body cannot contain ``.``, so the first
+``.`` ends it. Everything outside records is noise. The nonce is random per session, so output
+of the command cannot forge a record: stdout/stderr only ever travel base64-encoded, and only
+what a program writes to /dev/tty itself (or the plugin's banners) reaches us as noise.
+
+Every frame is written with one write() on the remote side, so nothing interleaves inside a
+record; the decoder still accepts the stream split at any byte boundary.
+"""
+
+from __future__ import annotations
+
+import binascii
+import zlib
+
+from ecs_exec.errors import RemoteProtocolError
+from ecs_exec.remote.command import OUTPUT_CHUNK
+from ecs_exec.remote.events import Event, Exited, Noise, Ready, SetupFailed, Stderr, Stdout
+
+_BODY_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n"
+# A header line is a few bytes; anything longer without LF is not our record.
+_MAX_HEADER = 80
+# base64 of one chunk plus its line breaks (LF every 76, maybe CR LF) with room to spare.
+_MAX_BODY = 2 * OUTPUT_CHUNK + 4096
+# Decompressed size bound: a frame never carries more than one dd read.
+_MAX_CHUNK = OUTPUT_CHUNK
+
+_SCAN, _HEADER, _BODY = range(3)
+
+
+class StreamDecoder:
+    """Turns the raw terminal stream of a framed one-off command into events.
+
+    Feed it byte slices as they arrive, split anywhere. Memory stays bounded: noise is passed
+    on at once except for a possible record prefix (a few dozen bytes), and a record that grows
+    past its bound is a protocol error.
+
+    Args:
+        nonce: the nonce given to :func:`~ecs_exec.remote.command.build_oneoff_command`.
+    """
+
+    def __init__(self, nonce: str) -> None:
+        self._marker = b"@" + nonce.encode("ascii") + b":"
+        # Suffixes of the buffer that may grow into a record start are held back.
+        self._starts = (b"\r\n" + self._marker, b"\n" + self._marker, self._marker)
+        self._buf = bytearray()
+        self._state = _SCAN
+        self._stream = b""  # b"O" or b"E" while in a body
+        self._gzip = False
+        self._scanned = 0  # body bytes already searched for the terminating "."
+
+    def feed(self, data: bytes) -> list[Event]:
+        """Consume ``data`` and return the events it completes.
+
+        Raises:
+            RemoteProtocolError: a malformed record (unknown header, bad base64 or gzip,
+                an oversized frame).
+        """
+        self._buf += data
+        events: list[Event] = []
+        while self._step(events):
+            pass
+        return events
+
+    def close(self) -> list[Event]:
+        """Signal end of stream; returns held-back noise.
+
+        Raises:
+            RemoteProtocolError: if the stream ended inside a record.
+        """
+        if self._state != _SCAN:
+            raise RemoteProtocolError("the remote output ended in the middle of a record")
+        events: list[Event] = [Noise(bytes(self._buf))] if self._buf else []
+        self._buf.clear()
+        return events
+
+    def _step(self, events: list[Event]) -> bool:
+        """Make one unit of progress; False when more input is needed."""
+        if self._state == _SCAN:
+            return self._scan(events)
+        if self._state == _HEADER:
+            return self._header(events)
+        return self._body(events)
+
+    def _scan(self, events: list[Event]) -> bool:
+        buf = self._buf
+        at = buf.find(self._marker)
+        if at < 0:
+            cut = len(buf) - self._held_back()
+            if cut > 0:
+                events.append(Noise(bytes(buf[:cut])))
+                del buf[:cut]
+            return False
+        end = at
+        if end and buf[end - 1] == 0x0A:
+            end -= 1
+            if end and buf[end - 1] == 0x0D:
+                end -= 1
+        if end:
+            events.append(Noise(bytes(buf[:end])))
+        del buf[: at + len(self._marker)]
+        self._state = _HEADER
+        return True
+
+    def _held_back(self) -> int:
+        """Length of the longest buffer suffix that is a prefix of a record start."""
+        buf = self._buf
+        for size in range(min(len(buf), len(self._starts[0])), 0, -1):
+            tail = buf[-size:]
+            if any(start.startswith(tail) for start in self._starts):
+                return size
+        return 0
+
+    def _header(self, events: list[Event]) -> bool:
+        buf = self._buf
+        lf = buf.find(b"\n", 0, _MAX_HEADER + 1)
+        if lf < 0:
+            if len(buf) > _MAX_HEADER:
+                raise RemoteProtocolError("a record header from the container is too long")
+            return False
+        line = bytes(buf[:lf]).rstrip(b"\r")
+        del buf[: lf + 1]
+        self._state = _SCAN
+        kind, arg = line[:1], line[1:]
+        if line == b"R":
+            events.append(Ready())
+        elif kind == b"X" and arg.isdigit():
+            events.append(Exited(int(arg)))
+        elif kind == b"M" and arg:
+            events.append(SetupFailed(arg.decode("ascii", "replace")))
+        elif kind in (b"O", b"E") and arg in (b"b", b"z"):
+            self._state, self._stream, self._gzip = _BODY, kind, arg == b"z"
+            self._scanned = 0
+        else:
+            raise RemoteProtocolError(f"unknown record {line[:20]!r} from the container")
+        return True
+
+    def _body(self, events: list[Event]) -> bool:
+        buf = self._buf
+        dot = buf.find(b".", self._scanned)
+        if dot < 0:
+            self._scanned = len(buf)
+            if len(buf) > _MAX_BODY:
+                raise RemoteProtocolError("an output frame from the container is too large")
+            return False
+        body = bytes(buf[:dot])
+        del buf[: dot + 1]
+        self._state = _SCAN
+        if len(body) > _MAX_BODY or body.translate(None, _BODY_CHARS):
+            raise RemoteProtocolError("a corrupt output frame arrived from the container")
+        try:
+            data = binascii.a2b_base64(body)
+        except binascii.Error as exc:
+            raise RemoteProtocolError("an output frame has invalid base64") from exc
+        if self._gzip:
+            data = _gunzip(data)
+        if data:
+            events.append(Stdout(data) if self._stream == b"O" else Stderr(data))
+        return True
+
+
+def _gunzip(data: bytes) -> bytes:
+    """Decompress one gzip member, refusing more than one chunk's worth (no zip bombs)."""
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(data, _MAX_CHUNK + 1)
+    except zlib.error as exc:
+        raise RemoteProtocolError("an output frame has invalid gzip data") from exc
+    if len(out) > _MAX_CHUNK or inflater.unconsumed_tail or not inflater.eof:
+        raise RemoteProtocolError("an output frame's gzip data is truncated or too large")
+    return out
