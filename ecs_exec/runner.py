@@ -124,10 +124,11 @@ def run_exec(
 
 def _build_command(request: ExecRequest, nonce: str) -> tuple[str, str]:
     from ecs_exec.remote import build_interactive_command, build_oneoff_command
+    from ecs_exec.remote.command import StdinMode
 
     if request.interactive:
         return build_interactive_command(request.argv, nonce=nonce), "interactive"
-    stdin_mode = "base64" if request.transport == "plugin" else "raw"
+    stdin_mode: StdinMode = "base64" if request.transport == "plugin" else "raw"
     if not request.attach_stdin:
         stdin_mode = "none"
     argv = request.argv or DEFAULT_SHELL

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 
-from ecs_exec.errors import RemoteProtocolError, RemoteSetupError
+from ecs_exec.errors import RemoteProtocolError
 from ecs_exec.remote import (
     Exited,
     Noise,
@@ -21,6 +21,7 @@ from ecs_exec.remote import (
     StdinEncoder,
     Stdout,
     StreamDecoder,
+    setup_error,
 )
 from ecs_exec.stdio import OutputWriter, StdinReader
 from ecs_exec.stream import RemoteStream
@@ -66,12 +67,7 @@ async def run_oneoff(
                 elif isinstance(event, Exited):
                     exit_code = event.code
                 elif isinstance(event, SetupFailed):
-                    raise RemoteSetupError(
-                        f"the container has no '{event.tool}', which ecs-exec needs to run "
-                        "one-off commands exactly",
-                        hint=f"install {event.tool} in the image (busybox provides it), or use "
-                        "--interactive for a plain terminal session",
-                    )
+                    raise setup_error(event.tool)
                 elif isinstance(event, Noise):
                     logger.debug("noise outside records: %r", event.data[:200])
                     if noise_to_stderr:
@@ -83,7 +79,8 @@ async def run_oneoff(
             reader = StdinReader(console.stdin_fd)
             try:
                 async for chunk in reader:
-                    await stream.send(encoder.encode(chunk))
+                    for frame in encoder.encode(chunk):
+                        await stream.send(frame)
             finally:
                 reader.stop()
         await stream.send(encoder.eof())
