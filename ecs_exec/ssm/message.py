@@ -15,11 +15,12 @@ quirks follow the project spec ``ssm-protocol.md`` §3:
 
 from __future__ import annotations
 
+import secrets
 import struct
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from hashlib import sha256
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 from ecs_exec.errors import LocalProtocolError, RemoteProtocolError
 
@@ -47,6 +48,59 @@ SCHEMA_VERSION = 1  #: the only schema version the plugin writes
 # id (two 8-byte halves), digest, payload type, payload length.
 _HEADER = struct.Struct(">I32sIQqQ8s8s32sII")
 assert _HEADER.size == PAYLOAD_OFFSET
+
+
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+_VERSION_4 = bytes((x & 0x0F) | 0x40 for x in range(256))
+_VARIANT_RFC4122 = bytes((x & 0x3F) | 0x80 for x in range(256))
+
+
+def uuid_from_int(value: int) -> UUID:
+    """Build a UUID without ``UUID.__init__``'s argument parsing (hot path; same object).
+
+    Args:
+        value: the 128-bit integer.
+
+    Returns:
+        ``UUID(int=value)``.
+    """
+    u = _new_object(UUID)
+    _set_attribute(u, "int", value)
+    _set_attribute(u, "is_safe", SafeUUID.unknown)
+    return u
+
+
+class MessageIdSource:
+    """A faster ``uuid.uuid4``: version-4 UUIDs from batched ``secrets.token_bytes``.
+
+    ``uuid4()`` makes one ``os.urandom`` system call per id; the data channel needs one id per
+    message and per ack, so this draws 8 KiB at a time. Call the instance to get an id.
+    """
+
+    __slots__ = ("_buffer", "_position")
+
+    _BATCH = 512
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._position = 0
+
+    def raw(self) -> bytes:
+        """Return the next id as its 16 canonical bytes (what ``UUID.bytes`` would give)."""
+        pos = self._position
+        if pos >= len(self._buffer):
+            batch = bytearray(secrets.token_bytes(16 * self._BATCH))
+            # Set the version (4) and variant (10xx) bits of every id at once, no Python loop.
+            batch[6::16] = batch[6::16].translate(_VERSION_4)
+            batch[8::16] = batch[8::16].translate(_VARIANT_RFC4122)
+            self._buffer = bytes(batch)
+            pos = 0
+        self._position = pos + 16
+        return self._buffer[pos : pos + 16]
+
+    def __call__(self) -> UUID:
+        return uuid_from_int(int.from_bytes(self.raw(), "big"))
 
 
 class MalformedMessage(RemoteProtocolError):
@@ -82,6 +136,12 @@ class PayloadType(IntEnum):
     EXIT_CODE = 12  #: agent -> client, ASCII ``EXIT_CODE: <n>``
 
 
+#: Space- and NUL-padded forms of the known types, to skip the strip/decode per message.
+_TYPE_NAMES: dict[bytes, str] = {
+    t.value.encode().ljust(MESSAGE_TYPE_LENGTH, pad): t.value
+    for t in MessageType
+    for pad in (b" ", b"\0")
+}
 #: Types that skip validation entirely (messageparser.go ``Validate``).
 _UNVALIDATED_TYPES = frozenset({MessageType.START_PUBLICATION, MessageType.PAUSE_PUBLICATION})
 
@@ -179,27 +239,95 @@ def encode(msg: ClientMessage) -> bytes:
     Raises:
         LocalProtocolError: a field does not fit its wire width (a caller bug).
     """
-    mtype = msg.message_type.encode("ascii")
-    if len(mtype) > MESSAGE_TYPE_LENGTH or len(msg.payload_digest) != 32:
-        raise LocalProtocolError(f"cannot encode {msg}: message type or digest has a bad size")
-    idb = msg.message_id.bytes
+    return _pack(
+        msg.message_type,
+        msg.schema_version,
+        msg.created_date,
+        msg.sequence_number,
+        msg.flags,
+        msg.message_id.bytes,
+        msg.payload_digest,
+        msg.payload_type,
+        msg.payload,
+    )
+
+
+def encode_fields(
+    message_type: str,
+    *,
+    sequence_number: int,
+    flags: int,
+    message_id: bytes,
+    payload_type: int,
+    payload: bytes,
+    created_date: int,
+) -> bytes:
+    """Serialise without building a :class:`ClientMessage` (the channel's hot path).
+
+    ``message_id`` is the UUID's 16 canonical bytes (``UUID.bytes``).
+
+    Returns:
+        The same bytes as ``encode(ClientMessage.create(...))``.
+
+    Raises:
+        LocalProtocolError: a field does not fit its wire width.
+    """
+    return _pack(
+        message_type,
+        SCHEMA_VERSION,
+        created_date,
+        sequence_number,
+        flags,
+        message_id,
+        sha256(payload).digest(),
+        payload_type,
+        payload,
+    )
+
+
+_PADDED_TYPES: dict[str, bytes] = {}
+
+
+def _pack(
+    message_type: str,
+    schema_version: int,
+    created_date: int,
+    sequence_number: int,
+    flags: int,
+    idb: bytes,
+    digest: bytes,
+    payload_type: int,
+    payload: bytes,
+) -> bytes:
+    padded = _PADDED_TYPES.get(message_type)
+    if padded is None:
+        raw = message_type.encode("ascii")
+        if len(raw) > MESSAGE_TYPE_LENGTH:
+            raise LocalProtocolError(f"message type {message_type!r} is longer than 32 bytes")
+        padded = raw.ljust(MESSAGE_TYPE_LENGTH, b" ")
+        if len(_PADDED_TYPES) < 64:
+            _PADDED_TYPES[message_type] = padded
+    if len(digest) != 32:
+        raise LocalProtocolError("payload digest must be 32 bytes")
     try:
         header = _HEADER.pack(
             HEADER_LENGTH,
-            mtype.ljust(MESSAGE_TYPE_LENGTH, b" "),
-            msg.schema_version,
-            msg.created_date,
-            msg.sequence_number,
-            msg.flags,
+            padded,
+            schema_version,
+            created_date,
+            sequence_number,
+            flags,
             idb[8:16],  # "least significant long" first (clientmessage.go putUuid)
             idb[0:8],
-            msg.payload_digest,
-            msg.payload_type,
-            len(msg.payload),
+            digest,
+            payload_type,
+            len(payload),
         )
     except struct.error as exc:
-        raise LocalProtocolError(f"cannot encode {msg}: {exc}") from exc
-    return header + msg.payload
+        raise LocalProtocolError(
+            f"cannot encode {message_type} seq={sequence_number}: {exc}"
+        ) from exc
+    return header + payload
 
 
 def decode(data: bytes, *, check: bool = True) -> ClientMessage:
@@ -228,18 +356,20 @@ def decode(data: bytes, *, check: bool = True) -> ClientMessage:
         raise MalformedMessage(
             f"header length {hl} points past the end of a {len(data)}-byte frame"
         )
-    try:
-        # The reader trims NULs, then whitespace (messageparser.go getString + TrimSpace).
-        text = mtype.strip(b"\x00").decode("ascii").strip()
-    except UnicodeDecodeError:
-        raise MalformedMessage("message type is not ASCII") from None
+    text = _TYPE_NAMES.get(mtype)
+    if text is None:
+        try:
+            # The reader trims NULs, then whitespace (messageparser.go getString + TrimSpace).
+            text = mtype.strip(b"\x00").decode("ascii").strip()
+        except UnicodeDecodeError:
+            raise MalformedMessage("message type is not ASCII") from None
     msg = ClientMessage(
         text,
         schema,
         created,
         seq,
         flags,
-        UUID(bytes=hi + lo),
+        uuid_from_int(int.from_bytes(hi + lo, "big")),
         ptype,
         data[start:],
         digest,
@@ -249,6 +379,41 @@ def decode(data: bytes, *, check: bool = True) -> ClientMessage:
     if check:
         validate(msg)
     return msg
+
+
+_ACK_PADDED = frozenset(k for k, v in _TYPE_NAMES.items() if v == MessageType.ACKNOWLEDGE)
+_CHECK_FIELDS = struct.Struct(">I36xQ32x32s4xI")  # HL, CreatedDate, digest, PayloadLength
+assert _CHECK_FIELDS.size == PAYLOAD_OFFSET
+
+
+def acknowledge_payload_of(data: bytes) -> bytes | None:
+    """Return the payload of a valid ``acknowledge`` frame without building a message.
+
+    The receive path gets one ack per message sent, so this skips the dataclass and UUID
+    work of :func:`decode` while applying exactly the same checks.
+
+    Args:
+        data: one binary frame.
+
+    Returns:
+        The payload, or None if the frame is not an acknowledge (use :func:`decode`).
+
+    Raises:
+        MalformedMessage: an acknowledge that :func:`decode` would reject.
+    """
+    if data[MESSAGE_TYPE_OFFSET:SCHEMA_VERSION_OFFSET] not in _ACK_PADDED:
+        return None
+    if len(data) < PAYLOAD_OFFSET:
+        raise MalformedMessage(f"truncated message: {len(data)} bytes, header needs 120")
+    hl, created, digest, plen = _CHECK_FIELDS.unpack_from(data)
+    if hl + 4 > len(data):
+        raise MalformedMessage(
+            f"header length {hl} points past the end of a {len(data)}-byte frame"
+        )
+    payload = data[hl + 4 :]
+    if hl == 0 or created == 0 or (plen != 0 and sha256(payload).digest() != digest):
+        raise MalformedMessage("invalid acknowledge frame")
+    return payload
 
 
 def validate(msg: ClientMessage) -> None:
@@ -281,9 +446,13 @@ __all__ = [
     "HEADER_LENGTH",
     "ClientMessage",
     "MalformedMessage",
+    "MessageIdSource",
     "MessageType",
     "PayloadType",
+    "acknowledge_payload_of",
     "decode",
     "encode",
+    "encode_fields",
+    "uuid_from_int",
     "validate",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -93,6 +94,34 @@ def _b64encode(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+# --- OpenDataChannel text frame (§2.2) ----------------------------------------------------
+
+
+def open_data_channel_frame(
+    *, request_id: str, token: str, client_id: str, client_version: str
+) -> str:
+    """Build the first websocket text frame, fields in the plugin's order (service.go).
+
+    Args:
+        request_id: a fresh UUIDv4 string, new on every open and reconnect.
+        token: TokenValue from the session (or from ResumeSession after a reconnect).
+        client_id: the per-process UUIDv4 string, the same on every reconnect.
+        client_version: the plugin version to report, e.g. ``1.2.677.0``.
+
+    Returns:
+        The JSON text.
+    """
+    return _go_json(
+        {
+            "MessageSchemaVersion": "1.0",
+            "RequestId": request_id,
+            "TokenValue": token,
+            "ClientId": client_id,
+            "ClientVersion": client_version,
+        }
+    ).decode("utf-8")
+
+
 # --- acknowledge (§4.2) -------------------------------------------------------------------
 
 
@@ -117,6 +146,12 @@ def acknowledge_payload(message_type: str, message_id: UUID, sequence_number: in
     ).encode("ascii")
 
 
+_ACK_SHAPE = re.compile(
+    rb'\{"AcknowledgedMessageType":"[a-z_]*","AcknowledgedMessageId":"[0-9a-f-]*",'
+    rb'"AcknowledgedMessageSequenceNumber":(-?[0-9]{1,18}),"IsSequentialMessage":(?:true|false)\}'
+)
+
+
 def parse_acknowledge(payload: bytes) -> int:
     """Return the acknowledged sequence number, the only field the plugin reads (§7.2).
 
@@ -129,6 +164,10 @@ def parse_acknowledge(payload: bytes) -> int:
     Raises:
         RemoteProtocolError: not a JSON object, or the sequence number is not an integer.
     """
+    # Fast path for the exact shape both the plugin and the agent write (one per message).
+    match = _ACK_SHAPE.fullmatch(payload)
+    if match is not None:
+        return int(match[1])
     obj = _load_object(payload, "acknowledge")
     seq = obj.get("AcknowledgedMessageSequenceNumber")
     if not isinstance(seq, int) or isinstance(seq, bool):
@@ -547,6 +586,7 @@ __all__ = [
     "acknowledge_payload",
     "challenge_payload",
     "flag_payload",
+    "open_data_channel_frame",
     "parse_acknowledge",
     "parse_challenge",
     "parse_channel_closed",

@@ -163,18 +163,19 @@ class OutgoingBuffer:
 
     # -- inputs ----------------------------------------------------------------------------
 
-    def add(self, seq: int, data: bytes, *, now: float) -> None:
+    def add(self, seq: int, data: bytes, *, now: float, force: bool = False) -> None:
         """Record a message that was just sent for the first time.
 
         Args:
             seq: its sequence number.
             data: its exact wire bytes (resent unchanged, same MessageId).
             now: the send time.
+            force: add even when the window is full (control messages).
 
         Raises:
             LocalProtocolError: the window is full, or ``seq`` is already buffered.
         """
-        if not self.has_room:
+        if not force and not self.has_room:
             raise LocalProtocolError("outgoing window is full")
         if seq in self._entries:
             raise LocalProtocolError(f"sequence number {seq} is already in flight")
