@@ -20,6 +20,7 @@ from ecs_exec.aws.session import AwsClients
 from ecs_exec.errors import ExitStatus, UsageError
 from ecs_exec.stream import RemoteStream
 from ecs_exec.terminal import Console
+from ecs_exec.timing import dump as dump_timings, mark
 
 logger = logging.getLogger("ecs_exec.runner")
 
@@ -108,8 +109,10 @@ def run_exec(
     picker: TaskPicker | None = None,
 ) -> int:
     """Resolve, start the session and run it; returns the remote exit status."""
+    mark("start")
     api = EcsApi(clients.ecs, profile=clients.settings.profile)
     target = Resolver(api, picker=picker).resolve(spec)
+    mark("resolved")
     nonce = secrets.token_hex(8)
     command, mode = _build_command(request, nonce)
     session = api.execute_command(
@@ -118,8 +121,13 @@ def run_exec(
         container=target.container.name,
         command=command,
     )
+    mark("execute_command")
     logger.debug("session %s to %s", session.session_id, target.ssm_target)
-    return asyncio.run(_run_session(clients, target, session, request, console, nonce, mode))
+    try:
+        return asyncio.run(_run_session(clients, target, session, request, console, nonce, mode))
+    finally:
+        mark("end")
+        dump_timings()
 
 
 def _build_command(request: ExecRequest, nonce: str) -> tuple[str, str]:
@@ -189,6 +197,7 @@ async def _run_session(
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, on_signal, signum)
     stream = await open_stream(clients, target, session, request)
+    mark("stream_open")
     finished = False
     try:
         if mode == "interactive":

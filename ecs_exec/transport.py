@@ -43,6 +43,7 @@ from ecs_exec.ssm import (
     SessionStarted,
     Side,
 )
+from ecs_exec.timing import mark
 
 logger = logging.getLogger("ecs_exec.transport")
 
@@ -164,7 +165,9 @@ class NativeStream:
                 await loop.run_in_executor(
                     None,
                     lambda: aws_ssm.terminate_session(
-                        self.clients.ssm, self.session.session_id, profile=self.clients.settings.profile
+                        self.clients.ssm,
+                        self.session.session_id,
+                        profile=self.clients.settings.profile,
                     ),
                 )
         if self._timer is not None:
@@ -224,6 +227,8 @@ class NativeStream:
 
     def _dispatch(self, event: object) -> None:
         if isinstance(event, OutputReceived):
+            if not self.bytes_received:
+                mark("first_output")
             self.bytes_received += len(event.data)
             self._output.put_nowait(event.data)
         elif isinstance(event, SessionStarted):
@@ -332,7 +337,9 @@ class NativeStream:
                 token = await loop.run_in_executor(
                     None,
                     lambda: aws_ssm.resume_session(
-                        self.clients.ssm, self.session.session_id, profile=self.clients.settings.profile
+                        self.clients.ssm,
+                        self.session.session_id,
+                        profile=self.clients.settings.profile,
                     ),
                 )
                 if token is None:
@@ -355,7 +362,7 @@ class NativeStream:
                         hint=exc.hint,
                     ) from exc
                 last_error = str(exc)
-            except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
+            except (OSError, TimeoutError) as exc:
                 last_error = str(exc) or type(exc).__name__
             except Exception as exc:  # websockets' InvalidHandshake family and friends
                 if isinstance(exc, EcsExecError):
@@ -371,6 +378,5 @@ class NativeStream:
 
     def _progress(self) -> str:
         return (
-            f"{self.bytes_received} bytes of output received, "
-            f"{self.bytes_sent} bytes of input sent"
+            f"{self.bytes_received} bytes of output received, {self.bytes_sent} bytes of input sent"
         )

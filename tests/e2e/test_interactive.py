@@ -1,0 +1,98 @@
+"""Interactive sessions under pexpect in a real PTY: prompt, resize, Ctrl-C, exit status."""
+
+from __future__ import annotations
+
+import sys
+
+import pexpect
+import pytest
+
+from tests.clihelpers import ROOT
+
+WEB = ["--cluster", "demo", "--service-name", "web"]
+
+
+def spawn(env: dict[str, str], *args: str, rows: int = 40, cols: int = 132) -> pexpect.spawn:
+    env = {**env, "PS1": "PROMPT$ ", "ENV": "", "BASH_ENV": ""}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "ecs_exec", *args],
+        env=env,
+        cwd=str(ROOT),
+        dimensions=(rows, cols),
+        timeout=20,
+    )
+    return child
+
+
+def test_shell_prompt_resize_ctrl_c_and_exit_status(fast_sandbox, env_for):
+    child = spawn(env_for(fast_sandbox), *WEB, "--interactive", "--", "sh")
+    try:
+        child.sendline("PS1='PROMPT$ '")
+        child.expect_exact("PROMPT$ ")
+        child.sendline("echo $((6*7))")
+        child.expect_exact("42")
+        child.expect_exact("PROMPT$ ")
+        # The real terminal size went out at once, not 80x24.
+        child.sendline("stty size")
+        child.expect_exact("40 132")
+        child.expect_exact("PROMPT$ ")
+        child.setwinsize(33, 99)
+        child.sendline("sleep 0.3; stty size")
+        child.expect_exact("33 99")
+        child.expect_exact("PROMPT$ ")
+        # Ctrl-C interrupts the remote sleep; the shell and the session go on.
+        child.sendline("sleep 30")
+        child.expect_exact("sleep 30")
+        child.sendcontrol("c")
+        child.expect_exact("PROMPT$ ", timeout=5)
+        child.sendline("echo still-here")
+        child.expect_exact("still-here")
+        child.sendline("exit 3")
+        child.expect(pexpect.EOF, timeout=15)
+    finally:
+        child.close()
+    assert child.exitstatus == 3
+
+
+def test_default_shell_and_terminal_restored(fast_sandbox, env_for, tmp_path):
+    before, after = tmp_path / "before", tmp_path / "after"
+    env = env_for(fast_sandbox)
+    command = (
+        f"stty -g > {before}; {sys.executable} -m ecs_exec {' '.join(WEB)}; "
+        f"echo status=$?; stty -g > {after}"
+    )
+    child = pexpect.spawn("sh", ["-c", command], env=env, cwd=str(ROOT), timeout=20)
+    try:
+        child.sendline("echo shell=$0")
+        child.expect(r"shell=\S*(bash|sh)")
+        child.sendline("exit 7")
+        child.expect_exact("status=7")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert before.read_text() == after.read_text()
+
+
+@pytest.mark.parametrize("interactive", [True, False], ids=["flag", "implicit"])
+def test_gateway_pty_interactive_pipe_bash(fast_sandbox, env_for, interactive):
+    """hoop connect: env-configured, user args `--interactive --pipe /bin/bash`, under a PTY."""
+    env = env_for(fast_sandbox, CLUSTER_NAME="demo", SERVICE_NAME="web", CONTAINER="app")
+    args = ["--interactive", "--pipe", "/bin/bash"] if interactive else ["--pipe", "/bin/bash"]
+    child = spawn(env, *args)
+    try:
+        if interactive:
+            child.sendline("PS1='PROMPT$ '")
+            child.expect_exact("PROMPT$ ")
+            child.sendline("echo hi-$((1+1))")
+            child.expect_exact("hi-2")
+            child.sendline("exit")
+        else:
+            # --pipe from a terminal: stdin streams into bash; Ctrl-D ends it.
+            child.sendline("echo hi-$((1+1))")
+            child.expect_exact("hi-2")
+            child.sendeof()
+        child.expect(pexpect.EOF, timeout=15)
+    finally:
+        child.close()
+    assert child.exitstatus == 0

@@ -1,0 +1,140 @@
+"""One-off commands through the real CLI and the sandbox: argv, streams, exit codes, stdin."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from tests.clihelpers import ECS_EXEC, ROOT, run_cli
+
+WEB = ["--cluster", "demo", "--service-name", "web"]
+WORKER = ["--cluster", "demo", "--service-name", "worker"]
+needs_busybox = pytest.mark.skipif(shutil.which("busybox") is None, reason="needs Debian's busybox")
+TARGETS = [
+    pytest.param(WEB, id="coreutils"),
+    pytest.param(WORKER, id="busybox", marks=needs_busybox),
+]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_argv_arrives_exactly(fast_sandbox, env_for, target):
+    args = ["a b", '"double"', "'single'", "$HOME", "a;b", "x\ny", "ünïcødé ✓", "", "\\n", "*"]
+    result = run_cli([*target, "--", "printf", "<%s>", *args], env_for(fast_sandbox))
+    assert result.code == 0, result.err
+    assert result.stdout == "".join(f"<{a}>" for a in args).encode()
+    assert result.stderr == b""
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_streams_are_separate_and_binary_exact(fast_sandbox, env_for, target):
+    script = r"printf 'a\000b\357\277\275c\r\n'; printf 'E\000\357\277\275\n' >&2; exit 3"
+    result = run_cli([*target, "--pipe", script], env_for(fast_sandbox))
+    assert result.code == 3, result.err
+    assert result.stdout == b"a\0b\xef\xbf\xbdc\r\n"
+    assert result.stderr == b"E\0\xef\xbf\xbd\n"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["sh", "-c", "exit 0"], 0),
+        (["sh", "-c", "exit 42"], 42),
+        (["no-such-command-anywhere"], 127),
+        (["sh", "-c", "kill -TERM $$"], 143),
+        (["sh", "-c", "kill -KILL $$"], 137),
+    ],
+)
+def test_exit_codes(fast_sandbox, env_for, target, argv, code):
+    result = run_cli([*target, "--", *argv], env_for(fast_sandbox))
+    assert result.code == code, result.err
+    assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_piped_stdin_binary_exact_with_eof(fast_sandbox, env_for, target):
+    data = os.urandom(3 * 1024 * 1024) + b"\0\xef\xbf\xbd\r\n\x03\x04\x1a"
+    result = run_cli([*target, "--pipe", "sha256sum; wc -c"], env_for(fast_sandbox), stdin=data)
+    assert result.code == 0, result.err
+    digest, count = result.out.split("\n")[:2]
+    assert digest.split()[0] == hashlib.sha256(data).hexdigest()
+    assert int(count.strip()) == len(data)
+
+
+def test_empty_stdin(fast_sandbox, env_for):
+    result = run_cli([*WEB, "--pipe", "wc -c"], env_for(fast_sandbox), stdin=b"")
+    assert (result.code, result.out.strip()) == (0, "0")
+
+
+def test_twenty_megabytes_of_stdin(fast_sandbox, env_for):
+    data = os.urandom(20 * 1024 * 1024)
+    result = run_cli([*WEB, "--pipe", "sha256sum"], env_for(fast_sandbox), stdin=data, timeout=120)
+    assert result.code == 0, result.err
+    assert result.out.split()[0] == hashlib.sha256(data).hexdigest()
+
+
+def test_twenty_megabytes_of_output(fast_sandbox, env_for, tmp_path):
+    blob = tmp_path / "blob"
+    blob.write_bytes(os.urandom(20 * 1024 * 1024))
+    result = run_cli([*WEB, "--", "cat", str(blob)], env_for(fast_sandbox), timeout=120)
+    assert result.code == 0, result.err
+    assert (
+        hashlib.sha256(result.stdout).hexdigest() == hashlib.sha256(blob.read_bytes()).hexdigest()
+    )
+
+
+def test_output_streams_as_produced(faithful_sandbox, env_for):
+    script = "for i in 1 2 3 4; do echo line$i; sleep 0.5; done"
+    proc = subprocess.Popen(
+        [*ECS_EXEC, *WEB, "--pipe", script],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env_for(faithful_sandbox),
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        seen: list[float] = []
+        for expected in (b"line1\n", b"line2\n", b"line3\n", b"line4\n"):
+            assert proc.stdout.readline() == expected
+            seen.append(time.monotonic())
+        gaps = [b - a for a, b in zip(seen, seen[1:], strict=False)]
+        # Lines printed 0.5 s apart arrive about 0.5 s apart: nothing waits for the end.
+        assert all(gap < 1.0 for gap in gaps), gaps
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_stdin_is_not_in_the_command_line(fast_sandbox, env_for):
+    """hoop's script breaks at ~98 KB because stdin travels in argv; here it streams."""
+    data = b"x" * 300_000
+    fast_sandbox.requests.clear()
+    result = run_cli([*WEB, "--pipe", "wc -c"], env_for(fast_sandbox), stdin=data)
+    assert result.out.strip() == str(len(data))
+    (body,) = fast_sandbox.requests.bodies("ExecuteCommand")
+    assert len(body["command"]) < 10_000
+
+
+def test_log_text_is_compressed_past_the_agent_pace(faithful_sandbox, env_for, tmp_path):
+    lines = []
+    for i in range(250_000):
+        lines.append(
+            f"2026-11-22T10:{i % 60:02d}:{i % 60:02d}.{i % 1000:03d}Z INFO "
+            f"request_id={i * 7919 % 1000003:07d} GET /api/v1/items/{i % 977} 200 {i % 83}ms\n"
+        )
+    text = "".join(lines).encode()[: 20 * 1024 * 1024]
+    log = tmp_path / "app.log"
+    log.write_bytes(text)
+    started = time.monotonic()
+    result = run_cli([*WEB, "--", "cat", str(log)], env_for(faithful_sandbox), timeout=120)
+    elapsed = time.monotonic() - started
+    assert result.code == 0, result.err
+    assert result.stdout == text
+    assert elapsed < 6.0, f"20 MB of log text took {elapsed:.1f} s"
