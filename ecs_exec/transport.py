@@ -184,6 +184,10 @@ class NativeStream:
     # -- driver -------------------------------------------------------------------------
 
     @property
+    def _profile(self) -> str | None:
+        return self.clients.settings.profile
+
+    @property
     def _finished(self) -> bool:
         return self._ended or self._error is not None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import shutil
 import subprocess
@@ -103,7 +104,7 @@ def test_output_streams_as_produced(faithful_sandbox, env_for):
         for expected in (b"line1\n", b"line2\n", b"line3\n", b"line4\n"):
             assert proc.stdout.readline() == expected
             seen.append(time.monotonic())
-        gaps = [b - a for a, b in zip(seen, seen[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(seen)]
         # Lines printed 0.5 s apart arrive about 0.5 s apart: nothing waits for the end.
         assert all(gap < 1.0 for gap in gaps), gaps
         assert proc.wait(timeout=30) == 0
