@@ -15,6 +15,7 @@ import fcntl
 import os
 import queue
 import re
+import signal
 import subprocess
 import termios
 import threading
@@ -29,9 +30,9 @@ from ecs_exec.remote import (
     Noise,
     Ready,
     SetupFailed,
+    Stderr,
     StdinEncoder,
     StdinMode,
-    Stderr,
     Stdout,
     StreamDecoder,
     build_oneoff_command,
@@ -124,6 +125,16 @@ def _decode_rune(buf: bytes, pos: int) -> tuple[int, bool]:
     return size, True
 
 
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - a reused id owned by someone else
+        return False
+    return True
+
+
 def _make_controlling_tty() -> None:
     # Runs in the child after setsid(): stdin (the PTY slave) becomes the controlling
     # terminal, as creack/pty's Start (Setsid + Setctty) does for the agent.
@@ -155,7 +166,8 @@ class AgentEmulator:
                 stderr=slave,
                 env=env,
                 start_new_session=True,
-                preexec_fn=_make_controlling_tty,  # noqa: PLW1509 - no threads touch the child
+                # Safe despite threads: the hook only calls ioctl() in the child.
+                preexec_fn=_make_controlling_tty,
             )
         finally:
             os.close(slave)
@@ -166,6 +178,8 @@ class AgentEmulator:
         self._writer = threading.Thread(target=self._write_loop, daemon=True)
         self._reader.start()
         self._writer.start()
+        #: Set by close() if processes of the session outlived the script.
+        self.leftover_processes = False
 
     def write(self, data: bytes) -> None:
         """Queue ``data`` for the PTY master (written by a thread, as writes may block)."""
@@ -177,8 +191,17 @@ class AgentEmulator:
         try:
             status = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, 9)
+            os.killpg(self.process.pid, signal.SIGKILL)
             status = self.process.wait(timeout)
+        # Whatever the script started must be gone too (the kernel HUPs the session's
+        # foreground group when its leader exits); give stragglers a moment, then kill.
+        deadline = time.monotonic() + 2.0
+        while _group_alive(self.process.pid):
+            if time.monotonic() > deadline:
+                self.leftover_processes = True
+                os.killpg(self.process.pid, signal.SIGKILL)
+                break
+            time.sleep(0.01)
         self._reader.join(timeout)
         self._writer.join(timeout)
         try:
@@ -226,6 +249,7 @@ class Result:
     ready_at: float | None = None
     events: list[tuple[float, Event]] = field(default_factory=list)
     wire_bytes: int = 0
+    leftover_processes: bool = False
 
 
 def run_oneoff(
@@ -253,7 +277,10 @@ def run_oneoff(
     deadline = time.monotonic() + timeout
     try:
         while True:
-            item = agent.output.get(timeout=max(0.01, deadline - time.monotonic()))
+            try:
+                item = agent.output.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise TimeoutError(f"{argv!r} did not finish within {timeout} s") from None
             events = decoder.close() if item is None else decoder.feed(item[1])
             now = time.monotonic() if item is None else item[0]
             result.wire_bytes += 0 if item is None else len(item[1])
@@ -279,12 +306,16 @@ def run_oneoff(
                 break
     finally:
         agent.close()
+        result.leftover_processes = agent.leftover_processes
     result.stdout, result.stderr, result.noise = bytes(out), bytes(err), bytes(noise)
     return result
 
 
-def _send_stdin(agent: AgentEmulator, mode: StdinMode, stdin: bytes | Iterable[bytes] | None) -> None:
-    assert mode in ("raw", "base64")
+def _send_stdin(
+    agent: AgentEmulator, mode: StdinMode, stdin: bytes | Iterable[bytes] | None
+) -> None:
+    if mode == "none":
+        return
     encoder = StdinEncoder(mode)
     chunks = [stdin] if isinstance(stdin, bytes) else (stdin or [])
     for chunk in chunks:

@@ -1,0 +1,184 @@
+"""End to end: the framing script run by the agent emulator under dash, bash and busybox."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+
+import pytest
+
+from ecs_exec.remote import Stdout
+from tests.unit.remote.conftest import busybox_dir
+from tests.unit.remote.harness import run_oneoff
+
+AWKWARD_ARGV = [
+    "",
+    "two words",
+    "it's",
+    'say "hi"',
+    "$HOME",
+    "a;b|c&d",
+    "back\\slash",
+    "line1\nline2",
+    "#not-a-comment",
+    "tab\there",
+    "ünïcødé ✓",
+    "*",
+    "  padded  ",
+    "",
+]
+
+
+def log_text(size: int, seed: int = 7) -> bytes:
+    """Application-log-like text: timestamps, levels, loggers, ids and numbers per line."""
+    rnd = random.Random(seed)
+    levels = ["INFO"] * 8 + ["DEBUG"] * 4 + ["WARN", "ERROR"]
+    loggers = ["app.http", "app.db.pool", "app.worker", "uvicorn.access"]
+    paths = ["/api/v1/users", "/api/v1/orders", "/healthz", "/api/v1/items/search"]
+    lines, total, now = [], 0, 1_700_000_000.0
+    while total < size:
+        now += rnd.random() * 0.05
+        line = (
+            f"2024-05-{int(now // 86400) % 28 + 1:02d}T{int(now // 3600) % 24:02d}:"
+            f"{int(now // 60) % 60:02d}:{now % 60:06.3f}Z {rnd.choice(levels):5} "
+            f"[{rnd.choice(loggers)}] {rnd.choice(['GET', 'POST'])} {rnd.choice(paths)}"
+            f"?page={rnd.randint(1, 50)} -> {rnd.choice([200, 200, 201, 404])} "
+            f"in {rnd.random() * 120:.1f}ms user={rnd.randint(1, 500)}\n"
+        )
+        lines.append(line)
+        total += len(line)
+    return "".join(lines).encode()[:size]
+
+
+def check_clean(result: object) -> None:
+    assert result.leftover_processes is False
+    assert result.noise == b""
+
+
+def test_argv_is_exact(shell_path: str) -> None:
+    # printf '%s\0' prints each argument NUL-terminated, so the split is unambiguous.
+    result = run_oneoff(["printf", "%s\\0", *AWKWARD_ARGV], path=shell_path)
+    assert result.code == 0
+    assert result.stdout.split(b"\0")[:-1] == [word.encode() for word in AWKWARD_ARGV]
+    check_clean(result)
+
+
+def test_stdout_and_stderr_are_separate_and_byte_exact(shell_path: str) -> None:
+    script = (
+        "printf 'out\\000\\357\\277\\275\\r\\n\\377end'; "
+        "printf 'err\\000\\357\\277\\275\\n' >&2; printf 'more\\n'"
+    )
+    result = run_oneoff(["sh", "-c", script], path=shell_path)
+    assert result.stdout == b"out\x00\xef\xbf\xbd\r\n\xffendmore\n"
+    assert result.stderr == b"err\x00\xef\xbf\xbd\n"
+    assert result.code == 0
+    check_clean(result)
+
+
+def test_all_byte_values_pass_through(shell_path: str) -> None:
+    data = bytes(range(256)) * 4
+    result = run_oneoff(["cat"], stdin=data, path=shell_path)
+    assert result.stdout == data
+    check_clean(result)
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["true"], 0),
+        (["sh", "-c", "exit 3"], 3),
+        (["no-such-command-ecs-exec"], 127),
+        (["sh", "-c", "kill -TERM $$"], 128 + 15),
+    ],
+)
+def test_exit_codes(shell_path: str, argv: list[str], code: int) -> None:
+    result = run_oneoff(argv, path=shell_path)
+    assert result.code == code
+    check_clean(result)
+
+
+def test_missing_command_reports_on_stderr(shell_path: str) -> None:
+    result = run_oneoff(["no-such-command-ecs-exec"], path=shell_path)
+    assert b"no-such-command-ecs-exec" in result.stderr
+    assert result.stdout == b""
+
+
+@pytest.mark.parametrize("size", [0, 1, 5, 4095, 70_000])
+def test_stdin_sizes_and_eof(shell_path: str, size: int) -> None:
+    result = run_oneoff(["wc", "-c"], stdin=os.urandom(size), path=shell_path)
+    assert result.stdout.split() == [str(size).encode()]
+    assert result.code == 0
+    check_clean(result)
+
+
+@pytest.mark.parametrize("mode", ["raw", "base64"])
+def test_large_binary_stdin(shell_path: str, mode: str) -> None:
+    data = os.urandom(5 * 1024 * 1024)
+    chunks = [data[i : i + 100_000] for i in range(0, len(data), 100_000)]
+    result = run_oneoff(["sha256sum"], stdin=chunks, stdin_mode=mode, path=shell_path)  # type: ignore[arg-type]
+    assert result.stdout.split()[0].decode() == hashlib.sha256(data).hexdigest()
+    assert result.code == 0
+    check_clean(result)
+
+
+def test_no_stdin_gives_eof_at_once(shell_path: str) -> None:
+    result = run_oneoff(["wc", "-c"], path=shell_path, timeout=5)
+    assert result.stdout.split() == [b"0"]
+
+
+def test_output_streams_as_produced(shell_path: str) -> None:
+    script = "for i in 1 2 3 4; do echo line$i; sleep 0.5; done"
+    result = run_oneoff(["sh", "-c", script], path=shell_path)
+    arrivals = [at for at, event in result.events if isinstance(event, Stdout)]
+    assert result.stdout == b"line1\nline2\nline3\nline4\n"
+    assert result.ready_at is not None
+    assert len(arrivals) == 4  # one frame per line: nothing was batched
+    assert arrivals[0] - result.ready_at < 1.0
+    # Line k is printed about 0.5 s after line k-1; each must arrive well within a second.
+    for k, at in enumerate(arrivals):
+        assert at - arrivals[0] < 0.5 * k + 1.0
+    assert arrivals[-1] - arrivals[0] > 1.0
+
+
+def test_gzip_used_for_log_text(shell_path: str) -> None:
+    data = log_text(1_000_000)
+    result = run_oneoff(["cat"], stdin=data, path=shell_path)
+    assert result.stdout == data
+    assert result.wire_bytes < len(data) / 4
+
+
+def test_gzip_not_used_for_random_data(shell_path: str) -> None:
+    data = os.urandom(1_000_000)
+    result = run_oneoff(["cat"], stdin=data, path=shell_path)
+    assert result.stdout == data
+    # Plain base64 (4/3 plus line breaks and headers), not gzip on top.
+    assert len(data) * 4 / 3 < result.wire_bytes < len(data) * 1.4
+
+
+def test_compression_can_be_turned_off(shell_path: str) -> None:
+    data = log_text(200_000)
+    result = run_oneoff(["cat"], stdin=data, compress=False, path=shell_path)
+    assert result.stdout == data
+    assert result.wire_bytes > len(data) * 4 / 3
+
+
+def test_missing_tool_is_reported(tmp_path: object) -> None:
+    from pathlib import Path
+
+    path = busybox_dir(Path(str(tmp_path)) / "bin", without=("base64",))
+    result = run_oneoff(["true"], path=path)
+    assert result.setup_failed == "base64"
+    assert result.code is None
+    check_clean(result)
+
+
+def test_gzip_is_optional(tmp_path: object) -> None:
+    from pathlib import Path
+
+    path = busybox_dir(Path(str(tmp_path)) / "bin", without=("gzip",))
+    data = log_text(300_000)
+    result = run_oneoff(["cat"], stdin=data, path=path)
+    assert result.stdout == data
+    assert result.wire_bytes > len(data) * 4 / 3
+    check_clean(result)
