@@ -1,0 +1,198 @@
+"""Target resolution against botocore's Stubber (parameters validated by the service model)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from ecs_exec.aws.ecs import EcsApi
+from ecs_exec.aws.resolve import Resolver, TargetSpec
+from ecs_exec.errors import AmbiguousTargetError, ExecNotReadyError, TargetNotFoundError
+
+ARN = "arn:aws:ecs:us-east-1:123456789012"
+TD3 = f"{ARN}:task-definition/web:3"
+TD2 = f"{ARN}:task-definition/web:2"
+
+
+def task(
+    tid: str,
+    *,
+    td: str = TD3,
+    started: int = 0,
+    agent: str = "RUNNING",
+    exec_on=True,
+    desired="RUNNING",
+    containers=("log-router", "app"),
+) -> dict:
+    return {
+        "taskArn": f"{ARN}:task/demo/{tid}",
+        "clusterArn": f"{ARN}:cluster/demo",
+        "taskDefinitionArn": td,
+        "lastStatus": "RUNNING",
+        "desiredStatus": desired,
+        "enableExecuteCommand": exec_on,
+        "startedAt": datetime(2024, 5, 1, 12, started, tzinfo=UTC),
+        "containers": [
+            {
+                "name": name,
+                "containerArn": f"{ARN}:container/demo/{tid}/{name}",
+                "runtimeId": f"{tid}-{i}",
+                "lastStatus": "RUNNING",
+                "managedAgents": [{"name": "ExecuteCommandAgent", "lastStatus": agent}],
+            }
+            for i, name in enumerate(containers)
+        ],
+    }
+
+
+DEFS = {
+    "taskDefinition": {
+        "containerDefinitions": [
+            {"name": "log-router", "essential": False},
+            {"name": "app", "essential": True},
+        ]
+    }
+}
+
+
+@pytest.fixture
+def ecs(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    client = boto3.client(
+        "ecs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def test_full_task_id_needs_no_list_tasks_and_skips_the_log_router(ecs):
+    client, stub = ecs
+    tid = "a" * 32
+    stub.add_response("describe_tasks", {"tasks": [task(tid)]}, {"cluster": "demo", "tasks": [tid]})
+    stub.add_response("describe_task_definition", DEFS, {"taskDefinition": TD3})
+    target = Resolver(EcsApi(client)).resolve(TargetSpec(cluster="demo", task=tid))
+    assert target.container.name == "app"
+    assert target.ssm_target == f"ecs:demo_{tid}_{tid}-1"
+
+
+def test_task_definitions_are_cached_on_disk(ecs):
+    client, stub = ecs
+    tid = "b" * 32
+    stub.add_response("describe_tasks", {"tasks": [task(tid)]}, {"cluster": "demo", "tasks": [tid]})
+    stub.add_response("describe_task_definition", DEFS, {"taskDefinition": TD3})
+    stub.add_response("describe_tasks", {"tasks": [task(tid)]}, {"cluster": "demo", "tasks": [tid]})
+    Resolver(EcsApi(client)).resolve(TargetSpec(cluster="demo", task=tid))
+    # A new process (new EcsApi) reads the cache: no second DescribeTaskDefinition.
+    assert (
+        Resolver(EcsApi(client)).resolve(TargetSpec(cluster="demo", task=tid)).container.name
+        == "app"
+    )
+
+
+def test_describe_tasks_in_batches_of_100_and_deterministic_choice(ecs):
+    client, stub = ecs
+    ids = [f"{i:032x}" for i in range(250)]
+    arns = [f"{ARN}:task/demo/{i}" for i in ids]
+    stub.add_response(
+        "list_tasks",
+        {"taskArns": arns},
+        {"cluster": "demo", "serviceName": "web", "desiredStatus": "RUNNING"},
+    )
+    tasks = [task(t, td=TD2, started=1) for t in ids]
+    tasks[7] = task(ids[7], td=TD3, started=5)  # newest revision wins...
+    tasks[9] = task(ids[9], td=TD3, started=3)  # ...then the earliest started
+    tasks[11] = task(ids[11], td=TD3, started=3, desired="STOPPED")  # never a stopping task
+    for start in range(0, 250, 100):
+        stub.add_response(
+            "describe_tasks",
+            {"tasks": tasks[start : start + 100]},
+            {"cluster": "demo", "tasks": arns[start : start + 100]},
+        )
+    stub.add_response("describe_task_definition", DEFS, {"taskDefinition": TD3})
+    stub.add_response("describe_task_definition", DEFS, {"taskDefinition": TD2})
+    target = Resolver(EcsApi(client)).resolve(TargetSpec(cluster="demo", service="web"))
+    assert target.task.id == ids[9]
+
+
+def test_picker_gets_ready_tasks_in_order(ecs):
+    client, stub = ecs
+    ids = ["c" * 32, "d" * 32]
+    arns = [f"{ARN}:task/demo/{i}" for i in ids]
+    stub.add_response(
+        "list_tasks",
+        {"taskArns": arns},
+        {"cluster": "demo", "serviceName": "web", "desiredStatus": "RUNNING"},
+    )
+    stub.add_response(
+        "describe_tasks",
+        {"tasks": [task(ids[0], containers=("app",)), task(ids[1], containers=("app",))]},
+        {"cluster": "demo", "tasks": arns},
+    )
+    seen = []
+
+    def picker(candidates):
+        seen.extend(t.id for t in candidates)
+        return candidates[-1]
+
+    target = Resolver(EcsApi(client), picker=picker).resolve(
+        TargetSpec(cluster="demo", service="web")
+    )
+    assert seen == ids and target.task.id == ids[1]
+
+
+def test_not_ready_reasons_name_each_task(ecs):
+    client, stub = ecs
+    ids = ["e" * 32, "f" * 32]
+    arns = [f"{ARN}:task/demo/{i}" for i in ids]
+    stub.add_response(
+        "list_tasks",
+        {"taskArns": arns},
+        {"cluster": "demo", "serviceName": "web", "desiredStatus": "RUNNING"},
+    )
+    stub.add_response(
+        "describe_tasks",
+        {
+            "tasks": [
+                task(ids[0], exec_on=False, containers=("app",)),
+                task(ids[1], agent="STOPPED", containers=("app",)),
+            ]
+        },
+        {"cluster": "demo", "tasks": arns},
+    )
+    with pytest.raises(ExecNotReadyError) as info:
+        Resolver(EcsApi(client)).resolve(TargetSpec(cluster="demo", service="web"))
+    reasons = "\n".join(info.value.reasons)
+    assert f"task {ids[0]}: exec was not enabled" in reasons
+    assert f"task {ids[1]}: the ExecuteCommandAgent of container 'app' is STOPPED" in reasons
+
+
+def test_cluster_choice(ecs):
+    client, stub = ecs
+    stub.add_response(
+        "list_clusters", {"clusterArns": [f"{ARN}:cluster/a", f"{ARN}:cluster/b"]}, {}
+    )
+    stub.add_response(
+        "describe_clusters",
+        {"clusters": [{"clusterName": "a"}, {"clusterName": "b"}]},
+        {"clusters": [f"{ARN}:cluster/a", f"{ARN}:cluster/b"], "include": ["CONFIGURATIONS"]},
+    )
+    with pytest.raises(AmbiguousTargetError) as info:
+        Resolver(EcsApi(client)).resolve(TargetSpec(service="web"))
+    assert info.value.candidates == ("a", "b")
+
+
+def test_ambiguous_and_unknown_prefix(ecs):
+    client, stub = ecs
+    arns = [f"{ARN}:task/demo/ab{'0' * 30}", f"{ARN}:task/demo/ab{'1' * 30}"]
+    for _ in range(2):
+        stub.add_response(
+            "list_tasks", {"taskArns": arns}, {"cluster": "demo", "desiredStatus": "RUNNING"}
+        )
+    with pytest.raises(AmbiguousTargetError):
+        Resolver(EcsApi(client)).resolve(TargetSpec(cluster="demo", task="ab"))
+    with pytest.raises(TargetNotFoundError):
+        Resolver(EcsApi(client)).resolve(TargetSpec(cluster="demo", task="zz"))
