@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+from pathlib import Path
 
 import pytest
 
 from ecs_exec.remote import Stdout
 from tests.unit.remote.conftest import busybox_dir
-from tests.unit.remote.harness import run_oneoff
+from tests.unit.remote.harness import Result, run_oneoff
 
 AWKWARD_ARGV = [
     "",
@@ -51,7 +52,7 @@ def log_text(size: int, seed: int = 7) -> bytes:
     return "".join(lines).encode()[:size]
 
 
-def check_clean(result: object) -> None:
+def check_clean(result: Result) -> None:
     assert result.leftover_processes is False
     assert result.noise == b""
 
@@ -163,20 +164,16 @@ def test_compression_can_be_turned_off(shell_path: str) -> None:
     assert result.wire_bytes > len(data) * 4 / 3
 
 
-def test_missing_tool_is_reported(tmp_path: object) -> None:
-    from pathlib import Path
-
-    path = busybox_dir(Path(str(tmp_path)) / "bin", without=("base64",))
+def test_missing_tool_is_reported(tmp_path: Path) -> None:
+    path = busybox_dir(tmp_path / "bin", without=("base64",))
     result = run_oneoff(["true"], path=path)
     assert result.setup_failed == "base64"
     assert result.code is None
     check_clean(result)
 
 
-def test_gzip_is_optional(tmp_path: object) -> None:
-    from pathlib import Path
-
-    path = busybox_dir(Path(str(tmp_path)) / "bin", without=("gzip",))
+def test_gzip_is_optional(tmp_path: Path) -> None:
+    path = busybox_dir(tmp_path / "bin", without=("gzip",))
     data = log_text(300_000)
     result = run_oneoff(["cat"], stdin=data, path=path)
     assert result.stdout == data

@@ -1,0 +1,65 @@
+"""Command builders: the agent's split yields exactly the intended argv."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from ecs_exec import shlexgo
+from ecs_exec.remote import build_interactive_command, build_oneoff_command, new_nonce, setup_error
+from ecs_exec.remote.command import INTERACTIVE_SCRIPT, ONEOFF_SCRIPT, REQUIRED_TOOLS
+
+NONCE = "abcdef0123456789"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(blacklist_characters="\x00")), min_size=1))
+def test_oneoff_argv_survives_agent_split(argv: list[str]) -> None:
+    command = build_oneoff_command(argv, nonce=NONCE, stdin_mode="raw", compress=True)
+    assert shlexgo.split(command) == ["sh", "-c", ONEOFF_SCRIPT, "ecs-exec", NONCE, "r", "z", *argv]
+
+
+@pytest.mark.parametrize(("mode", "flag"), [("raw", "r"), ("base64", "b"), ("none", "n")])
+def test_oneoff_flags(mode: str, flag: str) -> None:
+    command = build_oneoff_command(["ls"], nonce=NONCE, stdin_mode=mode, compress=False)  # type: ignore[arg-type]
+    assert shlexgo.split(command)[4:] == [NONCE, flag, "-", "ls"]
+
+
+def test_interactive_command() -> None:
+    words = shlexgo.split(build_interactive_command(None, nonce=NONCE))
+    assert words == ["sh", "-c", INTERACTIVE_SCRIPT, "ecs-exec", NONCE]
+    words = shlexgo.split(build_interactive_command(["top", "-b"], nonce=NONCE))
+    assert words[4:] == [NONCE, "top", "-b"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "nonce", "error"),
+    [
+        ([], NONCE, ValueError),
+        (["a\x00b"], NONCE, ValueError),
+        (["ls"], "short", ValueError),
+        (["ls"], "has:colon-in-it", ValueError),
+        ("ls -l", NONCE, TypeError),
+    ],
+)
+def test_invalid_input(argv: list[str], nonce: str, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        build_oneoff_command(argv, nonce=nonce, stdin_mode="none", compress=True)
+
+
+def test_nonce_is_fresh_and_valid() -> None:
+    first, second = new_nonce(), new_nonce()
+    assert first != second
+    build_oneoff_command(["true"], nonce=first, stdin_mode="none", compress=True)
+
+
+@pytest.mark.parametrize("tool", REQUIRED_TOOLS)
+def test_setup_error_names_tool(tool: str) -> None:
+    error = setup_error(tool)
+    assert str(error).startswith(f"the container has no {tool!r}, which ecs-exec needs for ")
+    assert error.hint
+
+
+@pytest.mark.parametrize(("tool", "text"), [("tmpdir", "temporary directory"), ("tty", "terminal")])
+def test_setup_error_resources(tool: str, text: str) -> None:
+    assert text in str(setup_error(tool))
