@@ -1,0 +1,434 @@
+"""The agent side of one sandbox exec session: a PTY process behind ``DataChannel(Side.AGENT)``.
+
+By default it behaves like the SSM agent running an ECS Exec (``InteractiveCommands``) session
+(``/work/shared/ssm-agent.md``; amazon-ssm-agent ``agent/session/shell/shell.go``):
+
+* no handshake unless the session has a KMS key; then HandshakeRequest (SessionType +
+  KMSEncryption), the data key decrypted with the session's encryption context, the
+  EncChallenge, and HandshakeComplete with "This session is encrypted using AWS KMS.";
+* the command starts when the client first connects (after the handshake, if any); a command
+  that cannot start produces no output, and the session closes 2 s later;
+* output: the first PTY read happens 1 s after the start (``processStdoutData`` sleeps a
+  second), then reads of at most 1024 bytes each followed by a 1 ms sleep; the agent's UTF-8
+  handling (see :class:`AgentUtf8`); no window: acks are never waited for, only the socket's
+  own backpressure; the reader pauses while no client is connected;
+* resends: only the oldest unacked output, every 100 ms once older than the RTO (the core's
+  ``OLDEST_ONLY``), and only while a client is connected;
+* input is written to the PTY and acked only afterwards; Size → TIOCSWINSZ;
+* at PTY EOF: up to 2 s for the output to be acked, reap the process, ``channel_closed`` with
+  ``Output: ""`` (no exit code is ever sent), close;
+* a dropped client leaves the session paused; a new websocket with a resumed token continues
+  it with the same sequence state.
+
+All methods run on the sandbox's event loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ecs_exec.sandbox import kmsfake
+from ecs_exec.sandbox.faults import FaultState, FrameLog, Link
+from ecs_exec.sandbox.pty_process import CommandStartError, Launcher, PtyProcess
+from ecs_exec.sandbox.state import ExecSession, SessionRegistry, SessionStatus
+from ecs_exec.ssm import (
+    DataChannel,
+    DataKeyReceived,
+    HandshakeCompleted,
+    InputReceived,
+    ProtocolViolated,
+    RetransmissionGaveUp,
+    Side,
+    State,
+    TerminalResized,
+)
+
+logger = logging.getLogger("ecs_exec.sandbox.agent")
+
+#: agent/session/datachannel handshakeTimeout: per handshake step.
+HANDSHAKE_TIMEOUT = 15.0
+_FFFD = b"\xef\xbf\xbd"
+
+
+@dataclass(frozen=True)
+class AgentOptions:
+    """How faithful the sandbox agent is. The defaults are the real agent's behaviour.
+
+    Args:
+        fast: no 1 s wait before the first read and no 1 ms sleep per chunk (chunks stay
+            ``chunk_size`` bytes, so message sizes stay realistic).
+        utf8_mangling: the agent's UTF-8 handling (:class:`AgentUtf8`); off sends PTY bytes
+            as read.
+        initial_read_delay: shell.go ``processStdoutData`` ``time.Sleep(time.Second)``.
+        chunk_size: config.go ``StreamDataPayloadSize``.
+        chunk_pause: the ``time.Sleep(time.Millisecond)`` after each chunk.
+        start_failure_delay: the sleep before closing a session whose command did not start.
+        eof_ack_wait: how long to wait at EOF for the output to be acknowledged.
+        idle_timeout: sessions with no client traffic for this long are terminated (the
+            service's 20 minutes).
+    """
+
+    fast: bool = False
+    utf8_mangling: bool = True
+    initial_read_delay: float = 1.0
+    chunk_size: int = 1024
+    chunk_pause: float = 0.001
+    start_failure_delay: float = 2.0
+    eof_ack_wait: float = 2.0
+    idle_timeout: float = 1200.0
+
+
+class AgentUtf8:
+    """shell.go ``processStreamMessage``: walk the bytes as UTF-8 runes.
+
+    A complete valid rune passes; an incomplete tail is held back for the next read; an
+    invalid byte passes alone (``utf8.DecodeRune`` width 1); and a real U+FFFD (``EF BF BD``)
+    becomes the single byte ``EF``, because the agent tests ``rune == utf8.RuneError``, writes
+    one byte and skips three. Python's strict decoder reports the same boundaries: "unexpected
+    end of data" exactly where Go's ``utf8.FullRune`` is false.
+    """
+
+    def __init__(self) -> None:
+        self._tail = b""
+
+    def feed(self, data: bytes) -> bytes:
+        buf = self._tail + data
+        self._tail = b""
+        out = bytearray()
+        i = 0
+        while i < len(buf):
+            try:
+                buf[i:].decode("utf-8")
+            except UnicodeDecodeError as exc:
+                good = i + exc.start
+                # In valid UTF-8, EF BF BD can only be U+FFFD itself.
+                out += buf[i:good].replace(_FFFD, b"\xef")
+                if exc.reason == "unexpected end of data":
+                    self._tail = buf[good:]
+                    break
+                out.append(buf[good])
+                i = good + 1
+            else:
+                out += buf[i:].replace(_FFFD, b"\xef")
+                break
+        return bytes(out)
+
+    def flush(self) -> bytes:
+        """The held-back tail, at EOF."""
+        tail, self._tail = self._tail, b""
+        return tail
+
+
+class AgentSession:
+    """One exec session's agent: the channel, the process and the current connection.
+
+    Args:
+        session: the registry's session.
+        registry: to mark the session connected/disconnected/terminated.
+        launcher: starts the command.
+        options: faithfulness knobs.
+        faults: the session's fault settings and counters.
+        logs: frame logs to write.
+        on_pid: called with each started process's pid (leak checks).
+    """
+
+    def __init__(
+        self,
+        session: ExecSession,
+        *,
+        registry: SessionRegistry,
+        launcher: Launcher,
+        options: AgentOptions,
+        faults: FaultState,
+        logs: list[FrameLog],
+        on_pid: Callable[[int], None] | None = None,
+    ) -> None:
+        self.session = session
+        self.registry = registry
+        self.launcher = launcher
+        self.options = options
+        self.faults = faults
+        self.logs = logs
+        self.on_pid = on_pid
+        self.channel: DataChannel | None = None
+        self.process: PtyProcess | None = None
+        self.link: Link | None = None
+        self.connections = 0
+        self.returncode: int | None = None
+        self.finished = asyncio.Event()
+        self.last_activity = time.monotonic()
+        self._connected = asyncio.Event()
+        self._handshake_done = asyncio.Event()
+        self._utf8 = AgentUtf8() if options.utf8_mangling else None
+        self._timer: asyncio.TimerHandle | None = None
+        self._main: asyncio.Task[None] | None = None
+
+    @property
+    def session_id(self) -> str:
+        return self.session.session_id
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    # -- connections ----------------------------------------------------------------------
+
+    async def serve(self, ws: object, client_id: str) -> None:
+        """Run one websocket connection (the OpenDataChannel frame was already checked)."""
+        if self.finished.is_set():
+            return
+        link = Link(ws, session_id=self.session_id, faults=self.faults, logs=self.logs)
+        if self.link is not None:
+            self.link.abort("replaced by a new connection")
+        self.link = link
+        self.connections += 1
+        self.last_activity = time.monotonic()
+        self.registry.set_status(self.session_id, SessionStatus.CONNECTED)
+        self._connected.set()
+        if self.channel is None:
+            self.channel = DataChannel(
+                Side.AGENT,
+                session_id=self.session_id,
+                token=self.session.token,
+                client_id=client_id,
+                target_id=self.session.target_id,
+            )
+            self._main = asyncio.ensure_future(self._run())
+        else:
+            self._arm_timer()  # resume: resend what the client has not acknowledged
+        try:
+            async for frame in link.frames():
+                if self.finished.is_set():
+                    break
+                self.last_activity = time.monotonic()
+                if isinstance(frame, bytes):
+                    await self._receive(frame)
+        finally:
+            link.cancel()
+            if self.link is link:
+                self.link = None
+                self._connected.clear()
+                self._cancel_timer()
+                if not self.finished.is_set():
+                    if self.faults.settings.refuse_resume:
+                        # The service gives up on it: ResumeSession then has no token.
+                        self.registry.terminate_session(self.session_id)
+                    else:
+                        self.registry.set_status(self.session_id, SessionStatus.DISCONNECTED)
+
+    def _send(self, frames: list[bytes]) -> None:
+        link = self.link
+        if link is None:
+            return  # lost, like frames written to a dead socket; resends recover output
+        for frame in frames:
+            link.send(frame)
+
+    def _flush(self) -> None:
+        if self.channel is not None:
+            self._send(self.channel.data_to_send())
+            self._arm_timer()
+
+    # -- timer ----------------------------------------------------------------------------
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _arm_timer(self) -> None:
+        self._cancel_timer()
+        channel = self.channel
+        if channel is None or not self.connected or self.finished.is_set():
+            return  # paused: the agent resends nothing while no client is connected
+        deadline = channel.get_timer()
+        if deadline is not None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(max(0.0, deadline - time.time()), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.channel is None:
+            return
+        self.channel.handle_timer(now=time.time())
+        for event in self.channel.events_received():
+            if isinstance(event, RetransmissionGaveUp):
+                logger.warning(
+                    "session %s: output %d never acked", self.session_id, event.sequence_number
+                )
+        self._flush()
+
+    # -- receiving ------------------------------------------------------------------------
+
+    async def _receive(self, frame: bytes) -> None:
+        channel = self.channel
+        assert channel is not None
+        channel.receive_message(frame, now=time.time())
+        # Acks wait until the input is processed: the agent writes, then acks.
+        held = channel.data_to_send()
+        for event in channel.events_received():
+            if isinstance(event, InputReceived):
+                if self.process is not None:
+                    await self.process.write(event.data)
+            elif isinstance(event, TerminalResized):
+                if self.process is not None:
+                    self.process.set_size(event.cols, event.rows)
+            elif isinstance(event, DataKeyReceived):
+                self._open_data_key(event.ciphertext_blob)
+            elif isinstance(event, HandshakeCompleted):
+                self._handshake_done.set()
+            elif isinstance(event, ProtocolViolated):
+                logger.warning("session %s: %s", self.session_id, event.error)
+                self._handshake_done.set()
+        self._send(held)
+        self._flush()
+
+    def _open_data_key(self, blob: bytes) -> None:
+        assert self.channel is not None
+        context = {
+            "aws:ssm:SessionId": self.session_id,
+            "aws:ssm:TargetId": self.session.target_id,
+        }
+        try:
+            key = kmsfake.decrypt(blob, context)
+        except kmsfake.InvalidCiphertextError as exc:
+            logger.warning(
+                "session %s: KMS Decrypt of the data key failed: %s", self.session_id, exc
+            )
+            self.channel.close(now=time.time())
+            self._handshake_done.set()
+            return
+        self.channel.provide_data_key(key.plaintext, blob, now=time.time())
+
+    # -- the session ----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            await self._run_session()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("session %s: agent failure", self.session_id)
+            await self._finish("")
+
+    async def _run_session(self) -> None:
+        channel = self.channel
+        assert channel is not None
+        if self.session.kms_key_id:
+            channel.start_handshake(kms_key_id=self.session.kms_key_id, now=time.time())
+            self._flush()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._handshake_done.wait(), 2 * HANDSHAKE_TIMEOUT)
+            if channel.state is not State.OPEN:
+                logger.warning("session %s: handshake failed", self.session_id)
+                await self._finish("Handshake failed.")  # sandbox wording
+                return
+        try:
+            self.process = self.launcher.start(
+                self.session.command,
+                environment=self.session.environment,
+                working_directory=self.session.working_directory,
+                path_mode=self.session.path_mode,
+            )
+        except CommandStartError as exc:
+            # shell.go: the error is only logged; the session ends 2 s later, with no output.
+            logger.info("session %s: %s", self.session_id, exc)
+            await asyncio.sleep(self.options.start_failure_delay)
+            await self._finish("")
+            return
+        if self.on_pid is not None:
+            self.on_pid(self.process.pid)
+        await self._pump_output(self.process)
+        await self._wait_acked(self.options.eof_ack_wait)
+        self.returncode = await self.process.reap(2.0)
+        await self._finish("")
+
+    async def _pump_output(self, process: PtyProcess) -> None:
+        options = self.options
+        if not options.fast:
+            await asyncio.sleep(options.initial_read_delay)
+        while True:
+            await self._connected.wait()  # paused while no client is connected
+            link = self.link
+            if link is not None:
+                await link.wait_writable()
+            data = await process.read(options.chunk_size)
+            if not data:
+                break
+            self._send_output(self._utf8.feed(data) if self._utf8 else data)
+            if not options.fast:
+                await asyncio.sleep(options.chunk_pause)
+        if self._utf8 is not None:
+            self._send_output(self._utf8.flush())
+
+    def _send_output(self, data: bytes) -> None:
+        channel = self.channel
+        if data and channel is not None and channel.state is not State.CLOSED:
+            channel.send_output(data, now=time.time())
+            self._flush()
+
+    async def _wait_acked(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        channel = self.channel
+        # Polling, as the agent does: acks arrive through the channel, which has no callback.
+        while channel is not None and channel.messages_in_flight and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+    async def _finish(self, output: str) -> None:
+        """End normally: channel_closed to the client, then close."""
+        if self.finished.is_set():
+            return
+        self.finished.set()
+        channel, link = self.channel, self.link
+        if channel is not None and channel.state is not State.CLOSED:
+            channel.send_channel_closed(output, now=time.time())
+            self._send(channel.data_to_send())
+        self._cancel_timer()
+        if link is not None:
+            await link.flush(2.0)
+            await link.close()
+        self._close_process()
+        self.registry.terminate_session(self.session_id)
+
+    def _close_process(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.close()
+
+    async def terminate(self, *, notify_client: bool) -> None:
+        """TerminateSession, StopTask, idle timeout or sandbox shutdown: kill the process group.
+
+        Args:
+            notify_client: send ``channel_closed`` (TerminateSession); False drops the socket
+                with no message (StopTask: the agent dies with the container).
+        """
+        if self.finished.is_set():
+            return
+        self.finished.set()
+        if self._main is not None and self._main is not asyncio.current_task():
+            self._main.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._main
+        self._cancel_timer()
+        if self.process is not None:
+            self.process.kill()
+            self.returncode = await self.process.reap(2.0)
+            self.process.close()
+        link = self.link
+        if link is None:
+            return
+        channel = self.channel
+        if notify_client and channel is not None and channel.state is not State.CLOSED:
+            channel.send_channel_closed("", now=time.time())
+            self._send(channel.data_to_send())
+            await link.flush(1.0)
+            await link.close()
+        else:
+            link.abort("session terminated")
+
+
+__all__ = ["AgentOptions", "AgentSession", "AgentUtf8"]
