@@ -123,6 +123,7 @@ def test_input_before_output_is_sent_and_delivered() -> None:
     pair.client.send_input(b"cat\n", now=0.0)
     pair.run(idle=lambda: pair.client.all_input_acknowledged)
     assert joined(pair.take(Side.AGENT), InputReceived) == b"cat\n"
+    assert pair.client.next_sequence_number == 1
     assert pair.client.state is State.STARTING
     sent = decode(pair.links[Side.CLIENT].sent[0])
     assert (sent.message_type, sent.sequence_number, sent.flags) == ("input_stream_data", 0, 0)

@@ -223,3 +223,54 @@ def test_enums_hold_wire_values() -> None:
     assert [int(p) for p in PayloadType] == list(range(13))
     assert MessageType.OUTPUT_STREAM_DATA == "output_stream_data"
     assert PayloadType.EXIT_CODE == 12
+
+
+def test_message_id_source_makes_version_4_uuids() -> None:
+    from ecs_exec.ssm.message import MessageIdSource
+
+    source = MessageIdSource()
+    ids = {source() for _ in range(600)}  # crosses a batch boundary
+    assert len(ids) == 600
+    assert all(u.version == 4 and u.variant == "specified in RFC 4122" for u in ids)
+    assert UUID(str(next(iter(ids)))) in ids
+
+
+def test_encode_rejects_bad_digest_and_caches_only_a_few_types() -> None:
+    bad = ClientMessage("acknowledge", 1, 1, 0, 3, EXAMPLE_ID, 0, b"", b"short", 0)
+    with pytest.raises(LocalProtocolError, match="digest"):
+        encode(bad)
+    for i in range(80):
+        msg = ClientMessage.create(
+            f"type_{i}",
+            sequence_number=0,
+            payload_type=0,
+            payload=b"",
+            message_id=EXAMPLE_ID,
+            created_date=1,
+        )
+        assert decode(encode(msg)).message_type == f"type_{i}"
+
+
+def test_acknowledge_fast_path_errors() -> None:
+    from ecs_exec.ssm.message import acknowledge_payload_of
+
+    ack = bytearray(
+        encode(
+            ClientMessage.create(
+                "acknowledge",
+                sequence_number=0,
+                payload_type=0,
+                payload=b"{}",
+                message_id=EXAMPLE_ID,
+                created_date=1,
+                flags=3,
+            )
+        )
+    )
+    assert acknowledge_payload_of(bytes(ack)) == b"{}"
+    assert acknowledge_payload_of(encode(example())) is None
+    with pytest.raises(MalformedMessage, match="truncated"):
+        acknowledge_payload_of(bytes(ack[:60]))
+    ack[0:4] = (500).to_bytes(4, "big")
+    with pytest.raises(MalformedMessage, match="header length"):
+        acknowledge_payload_of(bytes(ack))
