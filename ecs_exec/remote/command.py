@@ -11,7 +11,8 @@ argv exactly (``"$@"``) without any shell re-parsing it.
 Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and busybox ash):
 
 1. Check the tools it needs with ``command -v``; print ``M<tool>`` and exit when one is missing.
-   gzip (with wc) is optional and only switches compression off.
+   Compression is optional: bzip2 when present (on 64 KiB chunks of log text it is ~20% denser
+   than gzip, and every byte counts at the agent's ~0.93 MB/s), else gzip; both need wc.
 2. ``stty raw -echo``: the PTY then passes input bytes unchanged, echoes nothing and adds no CR
    to output. Input arriving earlier would be echoed and cooked, so the script prints ``R``
    (ready) only now and the client sends no stdin before it sees it.
@@ -28,7 +29,7 @@ Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and b
    is the shell's status: 127 not found, 128+N for signal N.
 6. One encoder per output stream reads with ``dd bs=65536 count=1``: a single read() that
    returns whatever the pipe holds, so output streams as produced. A chunk of 512 bytes or more
-   is gzipped when that makes it smaller (after a chunk gzip could not shrink, the next 8 are
+   is compressed when that makes it smaller (after a chunk gzip could not shrink, the next 8 are
    sent without trying, so incompressible data costs little CPU). The frame is built in a file
    and written with one ``dd`` write: a write() to a tty holds the tty's write lock for its
    whole length, so stdout and stderr frames never interleave.
@@ -53,8 +54,8 @@ StdinMode = Literal["raw", "base64", "none"]
 SCRIPT_NAME = "ecs-exec"
 #: Tools the one-off script cannot do without (gzip and wc are optional).
 REQUIRED_TOOLS = ("stty", "mktemp", "mkfifo", "dd", "base64", "rm")
-#: Tools used when present: gzip compresses output, wc compares sizes.
-OPTIONAL_TOOLS = ("gzip", "wc")
+#: Tools used when present: bzip2 or else gzip compresses output, wc compares sizes.
+OPTIONAL_TOOLS = ("bzip2", "gzip", "wc")
 #: Largest chunk one encoder read (dd bs) can yield; the decoder bounds frames by it.
 OUTPUT_CHUNK = 65536
 
@@ -68,7 +69,12 @@ r() { printf '\n@%s:%s\n' "$n" "$1"; }
 for t in stty mktemp mkfifo dd base64 rm; do
 command -v $t >/dev/null 2>&1 || { r "M$t"; exit 127; }
 done
-[ "$z" = z ] && command -v gzip >/dev/null 2>&1 && command -v wc >/dev/null 2>&1 || z=
+c=
+if [ "$z" = z ] && command -v wc >/dev/null 2>&1; then
+for t in bzip2:j gzip:z; do
+command -v ${t%:*} >/dev/null 2>&1 && { c=${t%:*} y=${t#*:}; break; }
+done
+fi
 stty raw -echo 2>/dev/null || { r Mtty; exit 127; }
 d=
 for t in "${TMPDIR:-/tmp}" /dev/shm /var/tmp; do
@@ -86,12 +92,12 @@ e() {
 f=$d/$1. k=0
 while dd bs=65536 count=1 of="$f" 2>/dev/null && [ -s "$f" ]; do
 g=$f t=b
-if [ -z "$z" ]; then :
+if [ -z "$c" ]; then :
 elif [ $k -gt 0 ]; then k=$((k-1))
 else
 a=$(wc -c <"$f")
 if [ $a -lt 512 ]; then :
-elif gzip -c <"$f" >"${f}z" && [ $(wc -c <"${f}z") -lt $a ]; then g=${f}z t=z
+elif $c -c <"$f" >"${f}z" && [ $(wc -c <"${f}z") -lt $a ]; then g=${f}z t=$y
 else k=8
 fi
 fi
@@ -170,7 +176,8 @@ def build_oneoff_command(
         nonce: the session nonce (see :func:`new_nonce`), also given to the decoder.
         stdin_mode: ``"raw"`` for length-prefixed raw chunks (8-bit clean transport),
             ``"base64"`` for base64 chunks (official plugin), ``"none"`` for EOF at once.
-        compress: gzip output chunks when ``gzip`` exists remotely and it helps.
+        compress: compress output chunks (bzip2, else gzip) when the tool exists remotely
+            and it makes the chunk smaller.
 
     Returns:
         The command string; ``shlexgo.split`` of it yields ``sh -c <script> ...``.

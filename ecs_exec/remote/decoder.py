@@ -7,8 +7,9 @@ Record grammar (bytes; ``N`` is the session nonce, ``[A-Za-z0-9_-]{8,64}``)::
     header  = "R"                     ; ready: raw mode is on, stdin may be sent
             / "X" 1*DIGIT             ; exited with this status
             / "M" 1*VCHAR             ; setup failed: this tool/resource is missing
-            / ("O" / "E") ("b" / "z") ; stdout/stderr data frame, plain or gzip; has a body
-    body    = *( base64-char / CR / LF ) ; base64 of the chunk (gzip member when "z")
+            / ("O" / "E") ("b" / "z" / "j")
+                                      ; stdout/stderr data frame, plain/gzip/bzip2; has a body
+    body    = *( base64-char / CR / LF ) ; base64 of the chunk (compressed for "z", "j")
 
 The leading LF puts every record at the start of a line and is part of the record, not noise.
 CRs are tolerated because records printed before ``stty raw`` (``M``) pass through ONLCR, and a
@@ -24,6 +25,7 @@ record; the decoder still accepts the stream split at any byte boundary.
 from __future__ import annotations
 
 import binascii
+import bz2
 import zlib
 
 from ecs_exec.errors import RemoteProtocolError
@@ -59,7 +61,7 @@ class StreamDecoder:
         self._buf = bytearray()
         self._state = _SCAN
         self._stream = b""  # b"O" or b"E" while in a body
-        self._gzip = False
+        self._codec = b"b"  # b plain, z gzip, j bzip2
         self._scanned = 0  # body bytes already searched for the terminating "."
 
     def feed(self, data: bytes) -> list[Event]:
@@ -141,8 +143,8 @@ class StreamDecoder:
             events.append(Exited(int(arg)))
         elif kind == b"M" and arg:
             events.append(SetupFailed(arg.decode("ascii", "replace")))
-        elif kind in (b"O", b"E") and arg in (b"b", b"z"):
-            self._state, self._stream, self._gzip = _BODY, kind, arg == b"z"
+        elif kind in (b"O", b"E") and arg in (b"b", b"z", b"j"):
+            self._state, self._stream, self._codec = _BODY, kind, arg
             self._scanned = 0
         else:
             raise RemoteProtocolError(f"unknown record {line[:20]!r} from the container")
@@ -165,20 +167,26 @@ class StreamDecoder:
             data = binascii.a2b_base64(body)
         except binascii.Error as exc:
             raise RemoteProtocolError("an output frame has invalid base64") from exc
-        if self._gzip:
-            data = _gunzip(data)
+        if self._codec != b"b":
+            data = _decompress(data, gzip=self._codec == b"z")
         if data:
             events.append(Stdout(data) if self._stream == b"O" else Stderr(data))
         return True
 
 
-def _gunzip(data: bytes) -> bytes:
-    """Decompress one gzip member, refusing more than one chunk's worth (no zip bombs)."""
-    inflater = zlib.decompressobj(wbits=31)
+def _decompress(data: bytes, *, gzip: bool) -> bytes:
+    """Decompress one gzip or bzip2 stream, refusing more than a chunk's worth (no bombs)."""
     try:
-        out = inflater.decompress(data, _MAX_CHUNK + 1)
-    except zlib.error as exc:
-        raise RemoteProtocolError("an output frame has invalid gzip data") from exc
-    if len(out) > _MAX_CHUNK or inflater.unconsumed_tail or not inflater.eof:
-        raise RemoteProtocolError("an output frame's gzip data is truncated or too large")
+        if gzip:
+            inflater = zlib.decompressobj(wbits=31)
+            out = inflater.decompress(data, _MAX_CHUNK + 1)
+            done = inflater.eof and not inflater.unconsumed_tail and not inflater.unused_data
+        else:
+            unbzip = bz2.BZ2Decompressor()
+            out = unbzip.decompress(data, _MAX_CHUNK + 1)
+            done = unbzip.eof and not unbzip.unused_data
+    except (zlib.error, OSError, EOFError) as exc:
+        raise RemoteProtocolError("an output frame has invalid compressed data") from exc
+    if len(out) > _MAX_CHUNK or not done:
+        raise RemoteProtocolError("an output frame's compressed data is truncated or too large")
     return out

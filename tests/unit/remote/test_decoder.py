@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import bz2
 import gzip
 import os
 import random
@@ -26,13 +27,16 @@ NONCE = "0123abcd4567ef89"
 TAG = b"@" + NONCE.encode() + b":"
 
 
-def frame(kind: bytes, data: bytes, *, gz: bool = False, crlf: bool = False) -> bytes:
+def frame(
+    kind: bytes, data: bytes, *, gz: bool = False, bz: bool = False, crlf: bool = False
+) -> bytes:
     """A data frame as the script writes it (base64 wrapped at 76 like base64(1))."""
-    payload = gzip.compress(data) if gz else data
+    payload = gzip.compress(data) if gz else bz2.compress(data) if bz else data
     body = base64.encodebytes(payload)
     if crlf:
         body = body.replace(b"\n", b"\r\n")
-    return b"\n" + TAG + kind + (b"z" if gz else b"b") + b"\n" + body + b"."
+    codec = b"z" if gz else b"j" if bz else b"b"
+    return b"\n" + TAG + kind + codec + b"\n" + body + b"."
 
 
 def record(header: bytes) -> bytes:
@@ -67,6 +71,7 @@ SESSION = (
     + b"text written to /dev/tty\n"
     + frame(b"O", b"log line\n" * 500, gz=True)
     + frame(b"E", os.urandom(3000), crlf=True)
+    + frame(b"O", b"bzip2 line\n" * 300, bz=True)
     + record(b"X42")
     + b"\r\nExiting session with sessionId: abc.\r\n"
 )
@@ -86,8 +91,9 @@ def test_whole_session() -> None:
     assert events[5] == Stdout(b"log line\n" * 500)
     assert isinstance(events[6], Stderr)
     assert len(events[6].data) == 3000
-    assert events[7] == Exited(42)
-    assert events[8] == Noise(b"\r\nExiting session with sessionId: abc.\r\n")
+    assert events[7] == Stdout(b"bzip2 line\n" * 300)
+    assert events[8] == Exited(42)
+    assert events[9] == Noise(b"\r\nExiting session with sessionId: abc.\r\n")
 
 
 def test_byte_by_byte() -> None:
@@ -135,6 +141,8 @@ def test_noise_memory_is_bounded() -> None:
         b"\n" + TAG + b"Ob\naGk@=\n.",  # not base64
         b"\n" + TAG + b"Ob\naGk\n.",  # bad padding
         b"\n" + TAG + b"Oz\naGVsbG8=\n.",  # not gzip
+        b"\n" + TAG + b"Oj\naGVsbG8=\n.",  # not bzip2
+        frame(b"O", b"x" * 100, gz=True)[:-10] + b".",  # truncated gzip
         b"\n" + TAG + b"X" + b"1" * 200,  # header never ends
         b"\n" + TAG + b"Ob\n" + b"QUFB" * 70_000,  # frame never ends
     ],
@@ -144,9 +152,10 @@ def test_malformed_records(stream: bytes) -> None:
         decode([stream])
 
 
-def test_gzip_bomb_is_refused() -> None:
+@pytest.mark.parametrize("codec", ["gz", "bz"])
+def test_decompression_bomb_is_refused(codec: str) -> None:
     with pytest.raises(RemoteProtocolError):
-        decode([frame(b"O", b"\0" * 10_000_000, gz=True)])
+        decode([frame(b"O", b"\0" * 10_000_000, **{codec: True})])
 
 
 def test_end_inside_a_record() -> None:
