@@ -183,7 +183,8 @@ def build_oneoff_command(
         The command string; ``shlexgo.split`` of it yields ``sh -c <script> ...``.
 
     Raises:
-        ValueError: empty argv, a word containing NUL (exec cannot pass it), or a bad nonce.
+        ValueError: empty argv, a word containing NUL (exec cannot pass it) or a lone
+            surrogate (not UTF-8), or a bad nonce.
     """
     words = _checked_argv(argv)
     flags = [_checked_nonce(nonce), _STDIN_FLAG[stdin_mode], "z" if compress else "-"]

@@ -15,6 +15,7 @@ import fcntl
 import os
 import queue
 import re
+import select
 import signal
 import subprocess
 import termios
@@ -126,13 +127,21 @@ def _decode_rune(buf: bytes, pos: int) -> tuple[int, bool]:
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # pragma: no cover - a reused id owned by someone else
-        return False
-    return True
+    """Whether a live (non-zombie) process is in process group ``pgid``.
+
+    Zombies do not count: orphans are reaped by PID 1, which in a sandbox may be slow.
+    """
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
 
 
 def _make_controlling_tty() -> None:
@@ -171,6 +180,8 @@ class AgentEmulator:
             )
         finally:
             os.close(slave)
+        os.set_blocking(self._master, False)
+        self._stop = threading.Event()
         #: (monotonic time, bytes) as the agent would send them; None once the PTY closed.
         self.output: queue.Queue[tuple[float, bytes] | None] = queue.Queue()
         self._input: queue.Queue[bytes | None] = queue.Queue()
@@ -188,6 +199,7 @@ class AgentEmulator:
     def close(self, timeout: float = 5.0) -> int:
         """Stop the writer, kill the process group if still alive, return the local status."""
         self._input.put(None)
+        self._stop.set()
         try:
             status = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -213,8 +225,13 @@ class AgentEmulator:
     def _read_loop(self) -> None:
         utf8 = AgentUtf8()
         while True:
+            readable, _, _ = select.select([self._master], [], [], 0.1)
+            if not readable:
+                continue
             try:
                 data = os.read(self._master, AGENT_READ_SIZE)
+            except BlockingIOError:
+                continue
             except OSError:  # EIO: every slave fd is closed
                 data = b""
             if not data:
@@ -228,13 +245,22 @@ class AgentEmulator:
         self.output.put(None)
 
     def _write_loop(self) -> None:
+        # The master is non-blocking so that close() can stop a writer whose input nobody
+        # reads any more (the command exited without draining stdin).
         while (data := self._input.get()) is not None:
             view = memoryview(data)
-            try:
-                while view:
+            while view:
+                if self._stop.is_set():
+                    return
+                _, writable, _ = select.select([], [self._master], [], 0.1)
+                if not writable:
+                    continue
+                try:
                     view = view[os.write(self._master, view) :]
-            except OSError:  # the session ended while input was still pending
-                return
+                except BlockingIOError:
+                    continue
+                except OSError:  # the session ended while input was still pending
+                    return
 
 
 @dataclass

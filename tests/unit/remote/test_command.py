@@ -13,7 +13,12 @@ NONCE = "abcdef0123456789"
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.text(alphabet=st.characters(blacklist_characters="\x00")), min_size=1))
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(codec="utf-8", blacklist_characters="\x00")),
+        min_size=1,
+    )
+)
 def test_oneoff_argv_survives_agent_split(argv: list[str]) -> None:
     command = build_oneoff_command(argv, nonce=NONCE, stdin_mode="raw", compress=True)
     assert shlexgo.split(command) == ["sh", "-c", ONEOFF_SCRIPT, "ecs-exec", NONCE, "r", "z", *argv]

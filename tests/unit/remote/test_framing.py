@@ -188,3 +188,17 @@ def test_compression_is_optional(tmp_path: Path) -> None:
     assert result.stdout == data
     assert result.wire_bytes > len(data) * 4 / 3
     check_clean(result)
+
+
+def test_unread_stdin_does_not_hang(shell_path: str) -> None:
+    result = run_oneoff(["true"], stdin=os.urandom(5 * 1024 * 1024), path=shell_path, timeout=10)
+    assert result.code == 0
+    check_clean(result)
+
+
+def test_partly_read_stdin(shell_path: str) -> None:
+    chunks = [os.urandom(100_000) for _ in range(20)]
+    result = run_oneoff(["head", "-c", "10"], stdin=chunks, path=shell_path, timeout=10)
+    assert result.stdout == chunks[0][:10]
+    assert result.code == 0
+    check_clean(result)
