@@ -28,7 +28,7 @@ from ecs_exec.plugin.args import (
     ssm_endpoint_for,
 )
 from ecs_exec.plugin.main import clients_for
-from ecs_exec.sandbox.demo import WEB_READY_1
+from ecs_exec.sandbox.demo import SECURE_API_READY, WEB_READY_1
 from ecs_exec.sandbox.server import Sandbox, running_sandbox
 from ecs_exec.ssm.channel import CLIENT_VERSION
 
@@ -401,3 +401,56 @@ def test_connection_failure_is_reported_and_nonzero(tmp_path):
     assert result.returncode == 255
     assert result.stdout == b"\nStarting session with SessionId: s\n"
     assert b"Cannot perform start session: cannot connect" in result.stderr
+
+
+def secure_session(sandbox: Sandbox, command: str) -> tuple[dict[str, str], str]:
+    ecs = boto3.client(
+        "ecs",
+        endpoint_url=sandbox.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    task = ecs.describe_tasks(cluster="secure", tasks=[SECURE_API_READY])["tasks"][0]
+    target = f"ecs:secure_{SECURE_API_READY}_{task['containers'][0]['runtimeId']}"
+    response = ecs.execute_command(
+        cluster="secure", task=SECURE_API_READY, container="api", command=command, interactive=True
+    )
+    return dict(response["session"]), target
+
+
+def test_kms_encrypted_session(sandbox, tmp_path):
+    session, target = secure_session(sandbox, "echo secret-ok")
+    result = run_plugin(
+        [
+            json.dumps(session),
+            "us-east-1",
+            "StartSession",
+            "",
+            json.dumps({"Target": target}),
+            sandbox.endpoint_url,
+        ],
+        env=clean_env(tmp_path),
+    )
+    sid = session["sessionId"]
+    assert result.returncode == 0, result.stderr
+    assert (
+        result.stdout
+        == (
+            f"\nStarting session with SessionId: {sid}\n"
+            "This session is encrypted using AWS KMS.\n"
+            "secret-ok\r\n"
+            f"\n\nExiting session with sessionId: {sid}.\n\n"
+        ).encode()
+    )
+
+
+def test_legacy_form_refuses_kms(sandbox, tmp_path):
+    session, _ = secure_session(sandbox, "echo secret-ok")
+    # No endpoint in the legacy form: point the SSM default at the sandbox for ResumeSession.
+    env = clean_env(tmp_path, AWS_ENDPOINT_URL_SSM=sandbox.endpoint_url)
+    result = run_plugin([json.dumps(session), "us-east-1", "StartSession"], env=env)
+    assert result.returncode == 255
+    assert b"secret-ok" not in result.stdout
+    assert b"encrypted" not in result.stdout
+    assert b"Cannot perform start session" in result.stderr

@@ -397,3 +397,31 @@ def test_with_the_official_plugin(aws_env, monkeypatch):
         return out
 
     assert asyncio.run(main()) == b"READY\nabc\ndz"
+
+
+def test_kms_session_line_is_stripped(aws_env):
+    from ecs_exec.sandbox.demo import SECURE_API_READY
+
+    clients = aws_env
+    task = clients.ecs.describe_tasks(cluster="secure", tasks=[SECURE_API_READY])["tasks"][0]
+    target = f"ecs:secure_{SECURE_API_READY}_{task['containers'][0]['runtimeId']}"
+    api = EcsApi(clients.ecs, cache_task_definitions=False)
+    session = api.execute_command(
+        cluster="secure", task_arn=SECURE_API_READY, container="api", command="echo secret-ok"
+    )
+
+    async def main() -> bytes:
+        stream = PluginStream(
+            session,
+            region="us-east-1",
+            profile=None,
+            target=target,
+            ssm_endpoint=clients.settings.endpoint_url,
+            clients=clients,
+        )
+        await stream.start()
+        out = await drain(stream)
+        await stream.close()
+        return out
+
+    assert asyncio.run(main()) == b"secret-ok\r\n"
