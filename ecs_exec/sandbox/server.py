@@ -326,7 +326,11 @@ def running_sandbox(
 
     async def stop(server: Any) -> None:
         await agents.shutdown()
-        server.close()
+        # Abort what is left (clients that never answer a close frame, such as the plugin):
+        # a graceful close would wait websockets' close_timeout for each.
+        for connection in list(server.connections):
+            connection.transport.abort()
+        server.close(close_connections=False)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(server.wait_closed(), 5)
         # Link writers, readers and timers of finished sessions: stop them before the loop.
