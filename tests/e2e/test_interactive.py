@@ -7,9 +7,11 @@ import sys
 import pexpect
 import pytest
 
+from ecs_exec.sandbox import demo
 from tests.clihelpers import ROOT
 
-WEB = ["--cluster", "demo", "--service-name", "web"]
+# One ready task named, so no picker comes up (test_picker_* covers the picker).
+WEB = ["--cluster", "demo", "--task", demo.WEB_READY_2]
 
 
 def spawn(env: dict[str, str], *args: str, rows: int = 40, cols: int = 132) -> pexpect.spawn:
@@ -81,6 +83,11 @@ def test_gateway_pty_interactive_pipe_bash(fast_sandbox, env_for, interactive):
     args = ["--interactive", "--pipe", "/bin/bash"] if interactive else ["--pipe", "/bin/bash"]
     child = spawn(env, *args)
     try:
+        # Two tasks are ready and this is a terminal: the picker asks; type to filter, Enter.
+        child.expect_exact("choose one")
+        child.send(demo.WEB_READY_2[:6])
+        child.expect_exact(demo.WEB_READY_2)
+        child.send("\r")
         if interactive:
             child.sendline("PS1='PROMPT$ '")
             child.expect_exact("PROMPT$ ")

@@ -60,7 +60,8 @@ def test_exit_codes(fast_sandbox, env_for, target, argv, code):
 @pytest.mark.parametrize("target", TARGETS)
 def test_piped_stdin_binary_exact_with_eof(fast_sandbox, env_for, target):
     data = os.urandom(3 * 1024 * 1024) + b"\0\xef\xbf\xbd\r\n\x03\x04\x1a"
-    result = run_cli([*target, "--pipe", "sha256sum; wc -c"], env_for(fast_sandbox), stdin=data)
+    script = 't=$(mktemp); cat > "$t"; sha256sum < "$t"; wc -c < "$t"; rm -f "$t"'
+    result = run_cli([*target, "--pipe", script], env_for(fast_sandbox), stdin=data)
     assert result.code == 0, result.err
     digest, count = result.out.split("\n")[:2]
     assert digest.split()[0] == hashlib.sha256(data).hexdigest()
