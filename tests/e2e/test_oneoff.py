@@ -112,6 +112,8 @@ def test_output_streams_as_produced(faithful_sandbox, env_for):
     finally:
         proc.kill()
         proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def test_stdin_is_not_in_the_command_line(fast_sandbox, env_for):
