@@ -103,7 +103,7 @@ def not_ready_reasons(task: Task, container: Container | None) -> list[str]:
         reasons.append(f"it is {task.last_status}, not RUNNING yet; wait and retry")
     if not task.enable_execute_command:
         reasons.append(f"exec was not enabled when the task started; {EXEC_NOT_ENABLED_HINT}")
-    if container is not None and not container.exec_agent_running:
+    if container is not None and task.enable_execute_command and not container.exec_agent_running:
         status = container.exec_agent_status or "missing"
         detail = f" ({container.exec_agent_reason})" if container.exec_agent_reason else ""
         reasons.append(

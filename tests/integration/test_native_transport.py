@@ -1,0 +1,202 @@
+"""The native client (NativeStream) against the sandbox: exact bytes under faults, KMS, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ecs_exec.aws.ecs import EcsApi
+from ecs_exec.aws.resolve import ExecTarget, Resolver, TargetSpec
+from ecs_exec.aws.session import AwsClients, AwsSettings
+from ecs_exec.errors import ConnectionLostError
+from ecs_exec.sandbox import demo
+from ecs_exec.sandbox.server import Sandbox, running_sandbox
+from ecs_exec.transport import NativeStream
+
+SIZE = 20 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with running_sandbox(fast=True) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def blob(tmp_path_factory) -> Path:
+    # No 0xEF bytes: the agent's UTF-8 loop turns EF BF BD into EF, which is the framing's
+    # business (tests/e2e), not the data channel's.
+    data = os.urandom(SIZE).replace(b"\xef", b"\x00")
+    path = tmp_path_factory.mktemp("blob") / "blob"
+    path.write_bytes(data)
+    return path
+
+
+def clients_for(sandbox: Sandbox, monkeypatch) -> AwsClients:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    return AwsClients(AwsSettings(region="us-east-1", endpoint_url=sandbox.endpoint_url))
+
+
+def start(clients: AwsClients, spec: TargetSpec, command: str) -> tuple[ExecTarget, object]:
+    api = EcsApi(clients.ecs, cache_task_definitions=False)
+    target = Resolver(api).resolve(spec)
+    session = api.execute_command(
+        cluster=target.cluster,
+        task_arn=target.task.arn,
+        container=target.container.name,
+        command=command,
+    )
+    return target, session
+
+
+async def collect(stream: NativeStream, limit: float = 120) -> bytes:
+    chunks = []
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        data = await asyncio.wait_for(stream.receive(), timeout=deadline - time.monotonic())
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+FAULTS = {
+    "none": {},
+    "duplicates": {"duplicateEvery": 3},
+    "reordering": {"reorderEvery": 4},
+    "50 ms latency": {"latencyMs": 50},
+}
+
+
+@pytest.mark.parametrize("faults", list(FAULTS.values()), ids=list(FAULTS))
+def test_twenty_megabytes_exact_under_faults(sandbox, blob, monkeypatch, faults):
+    clients = clients_for(sandbox, monkeypatch)
+    sandbox.set_default_faults(faults)
+    try:
+        target, session = start(
+            clients,
+            TargetSpec(cluster="demo", task=demo.WEB_READY_1, container="app"),
+            f"sh -c 'stty raw -echo; sleep 0.2; cat {blob}'",
+        )
+
+        async def run() -> bytes:
+            stream = NativeStream(session, clients=clients, target=target.ssm_target)
+            await stream.start()
+            try:
+                return await collect(stream)
+            finally:
+                await stream.close()
+
+        got = asyncio.run(run())
+    finally:
+        sandbox.set_default_faults({})
+    assert len(got) == SIZE
+    assert hashlib.sha256(got).hexdigest() == hashlib.sha256(blob.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def faithful() -> Iterator[Sandbox]:
+    with running_sandbox() as sb:
+        yield sb
+
+
+def test_twenty_megabytes_exact_with_a_drop_every_200_messages(faithful, blob, monkeypatch):
+    """With the agent's real pacing: a drop loses the frames in flight, and the agent resends
+    only its oldest unacknowledged message every 100 ms, as the real agent does. Every drop is
+    followed by ResumeSession and a new socket; sequence state carries over."""
+    clients = clients_for(faithful, monkeypatch)
+    faithful.set_default_faults({"dropAfterMessages": 200, "dropTimes": -1})
+    try:
+        target, session = start(
+            clients,
+            TargetSpec(cluster="demo", task=demo.WEB_READY_1, container="app"),
+            f"sh -c 'stty raw -echo; sleep 0.2; cat {blob}'",
+        )
+
+        async def run() -> tuple[bytes, int]:
+            stream = NativeStream(session, clients=clients, target=target.ssm_target)
+            await stream.start()
+            try:
+                return await collect(stream, limit=150), stream.reconnects
+            finally:
+                await stream.close()
+
+        got, reconnects = asyncio.run(run())
+    finally:
+        faithful.set_default_faults({})
+    assert reconnects >= 50
+    assert len(got) == SIZE
+    assert hashlib.sha256(got).hexdigest() == hashlib.sha256(blob.read_bytes()).hexdigest()
+
+
+def test_input_before_output_reaches_cat(sandbox, monkeypatch):
+    clients = clients_for(sandbox, monkeypatch)
+    target, session = start(
+        clients,
+        TargetSpec(cluster="demo", task=demo.WEB_READY_1, container="app"),
+        "sh -c 'stty raw -echo; head -c 5'",
+    )
+
+    async def run() -> bytes:
+        stream = NativeStream(session, clients=clients, target=target.ssm_target)
+        await stream.start()
+        try:
+            await stream.send(b"hello")  # before any output has arrived
+            return await collect(stream, limit=20)
+        finally:
+            await stream.close()
+
+    assert asyncio.run(run()).endswith(b"hello")
+
+
+def test_kms_encrypted_session(sandbox, monkeypatch):
+    clients = clients_for(sandbox, monkeypatch)
+    target, session = start(clients, TargetSpec(cluster="secure", service="api"), "echo secret-ok")
+
+    async def run() -> tuple[bytes, object]:
+        stream = NativeStream(session, clients=clients, target=target.ssm_target)
+        await stream.start()
+        try:
+            return await collect(stream, limit=20), stream.started
+        finally:
+            await stream.close()
+
+    output, started = asyncio.run(run())
+    assert b"secret-ok" in output
+    assert started is not None and started.encrypted
+
+
+def test_unresumable_session_fails_clearly_within_the_bound(sandbox, monkeypatch):
+    clients = clients_for(sandbox, monkeypatch)
+    sandbox.set_default_faults({"dropAfterMessages": 3, "refuseResume": True})
+    try:
+        target, session = start(
+            clients,
+            TargetSpec(cluster="demo", task=demo.WEB_READY_1, container="app"),
+            "sh -c 'while :; do echo tick; sleep 0.01; done'",
+        )
+
+        async def run() -> None:
+            stream = NativeStream(
+                session, clients=clients, target=target.ssm_target, resume_timeout=5
+            )
+            await stream.start()
+            try:
+                await collect(stream, limit=30)
+            finally:
+                await stream.close()
+
+        started = time.monotonic()
+        with pytest.raises(ConnectionLostError) as info:
+            asyncio.run(run())
+        assert time.monotonic() - started < 10
+        assert "bytes of output received" in str(info.value)
+    finally:
+        sandbox.set_default_faults({})
