@@ -28,11 +28,15 @@ Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and b
 5. The command runs with its stdio on the FIFOs (fd 3, our copy of the tty, closed), so ``$?``
    is the shell's status: 127 not found, 128+N for signal N.
 6. One encoder per output stream reads with ``dd bs=65536 count=1``: a single read() that
-   returns whatever the pipe holds, so output streams as produced. A chunk of 512 bytes or more
-   is compressed when that makes it smaller (after a chunk gzip could not shrink, the next 8 are
-   sent without trying, so incompressible data costs little CPU). The frame is built in a file
+   returns whatever the pipe holds, so output streams as produced; its size comes from dd's
+   own report (``wc`` when dd prints none). A chunk of 512 bytes or more is compressed when
+   that makes it smaller (after a chunk gzip could not shrink, the next 8 are sent without
+   trying, so incompressible data costs little CPU; after one shrank to under half, the next 8
+   are compressed without measuring, which saves a fork each). The frame is built in a file
    and written with one ``dd`` write: a write() to a tty holds the tty's write lock for its
-   whole length, so stdout and stderr frames never interleave.
+   whole length, so stdout and stderr frames never interleave. That write runs in the
+   background while the next chunk is read and compressed (two frame files alternate; each
+   write waits for the previous one), so encoding overlaps the agent's slow tty drain.
 7. Wait for both encoders, stop the stdin reader, print ``X<status>`` and exit with it.
 
 The records are described in :mod:`ecs_exec.remote.decoder`.
@@ -89,21 +93,28 @@ mkfifo "$d/i" "$d/O" "$d/E" || { r Mtmpdir; exit 127; }
 fb=iflag=fullblock
 dd if=/dev/null bs=1 count=1 $fb 2>/dev/null || fb=
 e() {
-f=$d/$1. k=0
-while dd bs=65536 count=1 of="$f" 2>/dev/null && [ -s "$f" ]; do
+f=$d/$1. k=0 v=0 w= j=0
+while x=$(LC_ALL=C dd bs=65536 count=1 of="$f" 2>&1) && [ -s "$f" ]; do
 g=$f t=b
 if [ -z "$c" ]; then :
 elif [ $k -gt 0 ]; then k=$((k-1))
 else
-a=$(wc -c <"$f")
+a=${x%% bytes*} a=${a##*[!0-9]}
+case $a in ''|*[!0-9]*) a=$(wc -c <"$f");; esac
 if [ $a -lt 512 ]; then :
-elif $c -c <"$f" >"${f}z" && [ $(wc -c <"${f}z") -lt $a ]; then g=${f}z t=$y
-else k=8
+elif [ $v -gt 0 ] && $c -c <"$f" >"${f}z"; then g=${f}z t=$y v=$((v-1))
+elif $c -c <"$f" >"${f}z" && b=$(wc -c <"${f}z") && [ $b -lt $a ]; then
+g=${f}z t=$y
+[ $((b*2)) -gt $a ] || v=8
+else k=8 v=0
 fi
 fi
-{ r "$1$t"; base64 <"$g"; printf .; } >"${f}f"
-dd if="${f}f" bs=1048576 2>/dev/null
+{ r "$1$t"; base64 <"$g"; printf .; } >"$f$j"
+[ -z "$w" ] || wait $w
+dd if="$f$j" bs=1048576 2>/dev/null & w=$!
+j=$((1-j))
 done
+[ -z "$w" ] || wait $w
 }
 i() {
 if [ -n "$fb" ]; then h="bs=8 count=1 $fb"; else h="bs=1 count=8"; fi
