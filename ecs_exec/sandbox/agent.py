@@ -201,6 +201,9 @@ class AgentSession:
                 client_id=client_id,
                 target_id=self.session.target_id,
             )
+            if not self.session.kms_key_id:
+                # Before the first frame is read: input and Size need the PTY to exist.
+                self._start_process()
             self._main = asyncio.ensure_future(self._run())
         else:
             self._arm_timer()  # resume: resend what the client has not acknowledged
@@ -283,6 +286,7 @@ class AgentSession:
             elif isinstance(event, DataKeyReceived):
                 self._open_data_key(event.ciphertext_blob)
             elif isinstance(event, HandshakeCompleted):
+                self._start_process()  # before the next frame, which may be input
                 self._handshake_done.set()
             elif isinstance(event, ProtocolViolated):
                 logger.warning("session %s: %s", self.session_id, event.error)
@@ -330,6 +334,18 @@ class AgentSession:
                 logger.warning("session %s: handshake failed", self.session_id)
                 await self._finish("Handshake failed.")  # sandbox wording
                 return
+        if self.process is None:
+            # shell.go: the start error is only logged; the session ends 2 s later, silently.
+            await asyncio.sleep(self.options.start_failure_delay)
+            await self._finish("")
+            return
+        await self._pump_output(self.process)
+        await self._wait_acked(self.options.eof_ack_wait)
+        self.returncode = await self.process.reap(2.0)
+        await self._finish("")
+
+    def _start_process(self) -> None:
+        """Start the command now; on failure ``process`` stays None and ``_run`` ends it."""
         try:
             self.process = self.launcher.start(
                 self.session.command,
@@ -338,17 +354,10 @@ class AgentSession:
                 path_mode=self.session.path_mode,
             )
         except CommandStartError as exc:
-            # shell.go: the error is only logged; the session ends 2 s later, with no output.
             logger.info("session %s: %s", self.session_id, exc)
-            await asyncio.sleep(self.options.start_failure_delay)
-            await self._finish("")
             return
         if self.on_pid is not None:
             self.on_pid(self.process.pid)
-        await self._pump_output(self.process)
-        await self._wait_acked(self.options.eof_ack_wait)
-        self.returncode = await self.process.reap(2.0)
-        await self._finish("")
 
     async def _pump_output(self, process: PtyProcess) -> None:
         options = self.options
