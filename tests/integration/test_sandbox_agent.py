@@ -470,7 +470,6 @@ def test_terminate_session_kills_the_process(sandbox: Sandbox) -> None:
     async def go() -> tuple[MiniClient, int]:
         client = MiniClient(sandbox, session)
         await client.connect()
-        await client.run(until=lambda: bool(sandbox.agent_sessions()), within=5)
         pid = await asyncio.to_thread(_wait_for_pid, sandbox)
         await asyncio.to_thread(
             aws_call, sandbox, "ssm", "terminate_session", SessionId=session["sessionId"]
@@ -490,7 +489,6 @@ def test_stop_task_kills_the_process_and_drops_the_socket(sandbox: Sandbox) -> N
     async def go() -> tuple[MiniClient, int]:
         client = MiniClient(sandbox, session)
         await client.connect()
-        await client.run(until=lambda: bool(sandbox.agent_sessions()), within=5)
         pid = await asyncio.to_thread(_wait_for_pid, sandbox)
         await asyncio.to_thread(
             aws_call, sandbox, "ecs", "stop_task", cluster="demo", task=WEB_READY_1
@@ -512,7 +510,6 @@ def test_no_process_survives_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> Non
         async def go() -> None:
             client = MiniClient(sb, execute(sb, "sh -c 'sleep 60 & sleep 60'"))
             await client.connect()
-            await client.run(until=lambda: bool(sb.agent_sessions()), within=5)
             await asyncio.to_thread(_wait_for_pid, sb)
             await client.close()  # abandoned: the session stays, paused
 
