@@ -86,6 +86,23 @@ class AgentOptions:
     idle_timeout: float = 1200.0
 
 
+def _incomplete_tail(buf: bytes) -> int:
+    """Where a trailing, still-valid but incomplete UTF-8 sequence starts (len(buf): none)."""
+    n = len(buf)
+    for k in range(n - 1, max(n - 4, -1), -1):
+        byte = buf[k]
+        if byte < 0x80:
+            return n
+        if byte >= 0xC0:
+            try:
+                buf[k:].decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if exc.reason == "unexpected end of data" and exc.start == 0:
+                    return k
+            return n
+    return n
+
+
 class AgentUtf8:
     """shell.go ``processStreamMessage``: walk the bytes as UTF-8 runes.
 
@@ -101,25 +118,12 @@ class AgentUtf8:
 
     def feed(self, data: bytes) -> bytes:
         buf = self._tail + data
-        self._tail = b""
-        out = bytearray()
-        i = 0
-        while i < len(buf):
-            try:
-                buf[i:].decode("utf-8")
-            except UnicodeDecodeError as exc:
-                good = i + exc.start
-                # In valid UTF-8, EF BF BD can only be U+FFFD itself.
-                out += buf[i:good].replace(_FFFD, b"\xef")
-                if exc.reason == "unexpected end of data":
-                    self._tail = buf[good:]
-                    break
-                out.append(buf[good])
-                i = good + 1
-            else:
-                out += buf[i:].replace(_FFFD, b"\xef")
-                break
-        return bytes(out)
+        cut = _incomplete_tail(buf)
+        self._tail = buf[cut:]
+        # EF is never a continuation byte, so every EF BF BD in the stream is decoded by the
+        # agent as U+FFFD and shortened to EF; invalid bytes pass unchanged. A plain replace
+        # is therefore exact, and O(n) where a rune-by-rune walk of binary data is O(n^2).
+        return buf[:cut].replace(_FFFD, b"\xef")
 
     def flush(self) -> bytes:
         """The held-back tail, at EOF."""
