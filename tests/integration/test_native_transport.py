@@ -141,19 +141,20 @@ def test_input_before_output_reaches_cat(sandbox, monkeypatch):
     target, session = start(
         clients,
         TargetSpec(cluster="demo", task=demo.WEB_READY_1, container="app"),
-        "sh -c 'stty raw -echo; head -c 5'",
+        "head -n 1",
     )
 
     async def run() -> bytes:
         stream = NativeStream(session, clients=clients, target=target.ssm_target)
         await stream.start()
         try:
-            await stream.send(b"hello")  # before any output has arrived
+            await stream.send(b"hello\n")  # before any output has arrived
             return await collect(stream, limit=20)
         finally:
             await stream.close()
 
-    assert asyncio.run(run()).endswith(b"hello")
+    # The PTY echoes the line, then head prints it: the input was delivered.
+    assert asyncio.run(run()).count(b"hello") == 2
 
 
 def test_kms_encrypted_session(sandbox, monkeypatch):
