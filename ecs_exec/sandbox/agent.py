@@ -15,8 +15,8 @@ By default it behaves like the SSM agent running an ECS Exec (``InteractiveComma
 * resends: only the oldest unacked output, every 100 ms once older than the RTO (the core's
   ``OLDEST_ONLY``), and only while a client is connected;
 * input is written to the PTY and acked only afterwards; Size → TIOCSWINSZ;
-* at PTY EOF: up to 2 s for the output to be acked, reap the process, ``channel_closed`` with
-  ``Output: ""`` (no exit code is ever sent), close;
+* at PTY EOF: up to 2 s (of connected time) for the output to be acked, reap the process,
+  ``channel_closed`` with ``Output: ""`` (no exit code is ever sent), close;
 * a dropped client leaves the session paused; a new websocket with a resumed token continues
   it with the same sequence state.
 
@@ -396,11 +396,17 @@ class AgentSession:
             self._flush()
 
     async def _wait_acked(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        channel = self.channel
         # Polling, as the agent does: acks arrive through the channel, which has no callback.
-        while channel is not None and channel.messages_in_flight and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
+        # The clock only runs while a client is connected: a paused agent does not give up on
+        # output that a resuming client will still acknowledge.
+        channel = self.channel
+        step = 0.01
+        while channel is not None and channel.messages_in_flight and seconds > 0:
+            if not self._connected.is_set():
+                await self._connected.wait()
+                continue
+            await asyncio.sleep(step)
+            seconds -= step
 
     async def _finish(self, output: str) -> None:
         """End normally: channel_closed to the client, then close."""
