@@ -310,7 +310,7 @@ class AgentSession:
             logger.warning(
                 "session %s: KMS Decrypt of the data key failed: %s", self.session_id, exc
             )
-            self.channel.close(now=time.time())
+            # _run_session sees the handshake unfinished and ends the session with a message.
             self._handshake_done.set()
             return
         self.channel.provide_data_key(key.plaintext, blob, now=time.time())
