@@ -110,6 +110,7 @@ def run_exec(
 ) -> int:
     """Resolve, start the session and run it; returns the remote exit status."""
     mark("start")
+    _prefetch_session_modules()
     api = EcsApi(clients.ecs, profile=clients.settings.profile)
     target = Resolver(api, picker=picker).resolve(spec)
     mark("resolved")
@@ -128,6 +129,23 @@ def run_exec(
     finally:
         mark("end")
         dump_timings()
+
+
+def _prefetch_session_modules() -> None:
+    """Import the session-side modules in a thread while the AWS calls wait on the network.
+
+    They are needed a few hundred milliseconds later anyway; the import lock makes this
+    safe, and the GIL is free while the main thread waits for ECS to answer.
+    """
+    import threading
+
+    def load() -> None:
+        import importlib
+
+        for name in ("ecs_exec.transport", "ecs_exec.remote", "ecs_exec.modes.oneoff"):
+            importlib.import_module(name)
+
+    threading.Thread(target=load, name="ecs-exec-prefetch", daemon=True).start()
 
 
 def _build_command(request: ExecRequest, nonce: str) -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""boto3 session and client factory: profile, region, endpoint and retry settings in one place."""
+"""AWS session and client factory (botocore): profile, region, endpoint and retries in one place."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ecs_exec.aws._errors import map_aws_errors
 
 if TYPE_CHECKING:
-    import boto3
+    import botocore.session
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_ssm import SSMClient
@@ -41,13 +41,20 @@ class AwsClients:
         self.settings = settings
 
     @cached_property
-    def session(self) -> boto3.session.Session:
-        import boto3
+    def session(self) -> botocore.session.Session:
+        # botocore directly: boto3 adds ~20 ms of imports and a data path to search, and
+        # ecs-exec needs only clients. Same credential chain and configuration.
+        import botocore.session
+
+        from ecs_exec.aws.models import install_trimmed_ecs_model
 
         with map_aws_errors(profile=self.settings.profile):
-            return boto3.session.Session(
-                profile_name=self.settings.profile, region_name=self.settings.region
-            )
+            session = botocore.session.Session(profile=self.settings.profile)
+            if self.settings.region:
+                session.set_config_variable("region", self.settings.region)
+            session.user_agent_extra = "ecs-exec"
+            install_trimmed_ecs_model(session)
+            return session
 
     def _client(self, service: str) -> Any:
         from botocore.config import Config
@@ -56,10 +63,9 @@ class AwsClients:
             retries={"mode": "standard", "max_attempts": self.settings.max_attempts},
             connect_timeout=5,
             read_timeout=60,
-            user_agent_extra="ecs-exec",
         )
         with map_aws_errors(profile=self.settings.profile):
-            return self.session.client(  # type: ignore[call-overload]
+            return self.session.create_client(
                 service, endpoint_url=self.settings.endpoint_url, config=config
             )
 
