@@ -177,6 +177,7 @@ async def open_stream(
             profile=clients.settings.profile,
             target=target.ssm_target,
             ssm_endpoint=clients.ssm.meta.endpoint_url,
+            clients=clients,
         )
         await plugin.start()
         return plugin
