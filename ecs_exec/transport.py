@@ -54,6 +54,16 @@ RESUME_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 20.0
 
 
+def is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def check_stream_url(url: str) -> None:
     """Refuse plain ws:// except to loopback (a sandbox or a local test server).
 
@@ -64,14 +74,10 @@ def check_stream_url(url: str) -> None:
     if parts.scheme == "wss":
         return
     if parts.scheme == "ws":
-        host = parts.hostname or ""
-        if host == "localhost":
+        if is_loopback(url):
             return
-        with contextlib.suppress(ValueError):
-            if ipaddress.ip_address(host).is_loopback:
-                return
         raise ConfigurationError(
-            f"refusing an unencrypted ws:// stream URL to {host}",
+            f"refusing an unencrypted ws:// stream URL to {parts.hostname}",
             hint="ws:// is only for a loopback sandbox; real sessions use wss://",
         )
     raise ConfigurationError(f"unsupported stream URL scheme '{parts.scheme}'")
@@ -213,6 +219,9 @@ class NativeStream:
                 ping_timeout=40,
                 open_timeout=CONNECT_TIMEOUT,
                 user_agent_header=f"ecs-exec/{__version__}",
+                # HTTPS_PROXY/HTTP_PROXY are honoured (websockets reads them), but loopback
+                # is never proxied, as gorilla's dialer in the official plugin does.
+                proxy=None if is_loopback(self.session.stream_url) else True,
             ),
             timeout=CONNECT_TIMEOUT + 1,
         )
