@@ -142,3 +142,31 @@ def test_log_text_is_compressed_past_the_agent_pace(faithful_sandbox, env_for, t
     assert result.code == 0, result.err
     assert result.stdout == text
     assert elapsed < 6.0, f"20 MB of log text took {elapsed:.1f} s"
+
+
+FAULTS = {
+    "drop every 200 messages": {"dropAfterMessages": 200, "dropTimes": -1},
+    "drop every second": {"dropEverySeconds": 1.0, "dropTimes": -1},
+    "duplicates": {"duplicateEvery": 3},
+    "reordering": {"reorderEvery": 4},
+    "50 ms latency": {"latencyMs": 50},
+}
+
+
+@pytest.mark.parametrize("faults", list(FAULTS.values()), ids=list(FAULTS))
+def test_exact_both_ways_under_faults(faithful_sandbox, env_for, tmp_path, faults):
+    """stdin in and stdout/stderr out stay byte-exact while the data channel misbehaves."""
+    data = os.urandom(2 * 1024 * 1024)
+    blob = tmp_path / "out.bin"
+    blob.write_bytes(os.urandom(512 * 1024))
+    script = f"sha256sum >&2; cat {blob}; exit 9"
+    faithful_sandbox.set_default_faults(faults)
+    try:
+        result = run_cli(
+            [*WEB, "--pipe", script], env_for(faithful_sandbox), stdin=data, timeout=120
+        )
+    finally:
+        faithful_sandbox.set_default_faults({})
+    assert result.code == 9, result.err
+    assert result.stderr.split()[0].decode() == hashlib.sha256(data).hexdigest()
+    assert hashlib.sha256(result.stdout).digest() == hashlib.sha256(blob.read_bytes()).digest()
