@@ -141,16 +141,30 @@ def channel(sb: Sandbox, direction: str, size: int, tmp: Path) -> dict[str, floa
 
 
 def cli(sb: Sandbox, args: list[str], stdin: bytes = b"", **extra: str) -> tuple[float, bytes, int]:
+    seconds, out, code, _ = cli_measured(sb, args, stdin, **extra)
+    return seconds, out, code
+
+
+def cli_measured(
+    sb: Sandbox, args: list[str], stdin: bytes = b"", **extra: str
+) -> tuple[float, bytes, int, float]:
+    """Run ecs-exec; wall seconds, stdout, exit status and the child's peak RSS in MB."""
     start = time.perf_counter()
-    out = subprocess.run(
-        [sys.executable, "-m", "ecs_exec", *args],
-        input=stdin,
-        capture_output=True,
-        env=env_for(sb, **extra),
-        timeout=600,
-        check=False,
-    )
-    return time.perf_counter() - start, out.stdout, out.returncode
+    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as in_file:
+        in_file.write(stdin)
+        in_file.seek(0)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ecs_exec", *args],
+            stdin=in_file,
+            stdout=out_file,
+            stderr=subprocess.DEVNULL,
+            env=env_for(sb, **extra),
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - start
+        out_file.seek(0)
+        return seconds, out_file.read(), proc.returncode, usage.ru_maxrss / 1024
 
 
 def help_time() -> float:
@@ -230,14 +244,19 @@ def main() -> None:
             report["channel_faithful_in"] = channel(sb, "in", faithful_size, tmp)
             report["oneoff"] = oneoff(sb, tmp)
             data = os.urandom(faithful_size)
-            seconds, out, code = cli(sb, [*WEB, "--pipe", "sha256sum"], data)
+            seconds, out, code, rss = cli_measured(sb, [*WEB, "--pipe", "sha256sum"], data)
             ok = out.split()[0].decode() == hashlib.sha256(data).hexdigest() if out else False
-            report["pipe_in"] = {"mb_s": len(data) / MB / seconds, "exact": ok and code == 0}
+            report["pipe_in"] = {
+                "mb_s": len(data) / MB / seconds,
+                "exact": ok and code == 0,
+                "rss_mb": rss,
+            }
             (tmp / "rand").write_bytes(data)
-            seconds, out, code = cli(sb, [*WEB, "--", "cat", str(tmp / "rand")])
+            seconds, out, code, rss = cli_measured(sb, [*WEB, "--", "cat", str(tmp / "rand")])
             report["pipe_out_incompressible"] = {
                 "mb_s": len(data) / MB / seconds,
                 "exact": out == data and code == 0,
+                "rss_mb": rss,
             }
             report["echo_0ms"] = echo_latency(sb, 0)
             report["echo_50ms"] = echo_latency(sb, 50)
