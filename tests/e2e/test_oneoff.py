@@ -170,3 +170,42 @@ def test_exact_both_ways_under_faults(faithful_sandbox, env_for, tmp_path, fault
     assert result.code == 9, result.err
     assert result.stderr.split()[0].decode() == hashlib.sha256(data).hexdigest()
     assert hashlib.sha256(result.stdout).digest() == hashlib.sha256(blob.read_bytes()).digest()
+
+
+def test_ctrl_c_ends_the_remote_command_too(fast_sandbox, env_for):
+    """Ctrl-C on a one-off: exit 130 at once, and the remote process does not linger."""
+    import signal
+
+    before = set(fast_sandbox.pids)
+    proc = subprocess.Popen(
+        [*ECS_EXEC, *WEB, "--", "sh", "-c", "echo started; exec sleep 60"],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env_for(fast_sandbox),
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"started\n"
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 130
+        assert time.monotonic() - started < 10
+        new = set(fast_sandbox.pids) - before
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(pid) for pid in new):
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in new)
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split()[2] != "Z"
+    except OSError:
+        return False
