@@ -44,6 +44,7 @@ from ecs_exec.ssm import (
     Side,
 )
 from ecs_exec.timing import mark
+from ecs_exec.wsbatch import send_messages
 
 logger = logging.getLogger("ecs_exec.transport")
 
@@ -115,10 +116,13 @@ class NativeStream:
         )
         self._ws: Any = None
         self._output: asyncio.Queue[bytes] = asyncio.Queue()
-        self._outgoing: asyncio.Queue[bytes | str] = asyncio.Queue()
+        # Frames waiting for the writer task, which sends everything queued in one batch.
+        self._outgoing: list[bytes | str] = []
+        self._outgoing_ready = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_due = 0.0  # the channel deadline self._timer was armed for
         self._tasks: list[asyncio.Task[None]] = []
         self._error: EcsExecError | None = None
         self._ended = False
@@ -230,8 +234,10 @@ class NativeStream:
 
     def _process(self) -> None:
         """Drain the channel's outputs after an input; the one place that does."""
-        for frame in self.channel.data_to_send():
-            self._outgoing.put_nowait(frame)
+        frames = self.channel.data_to_send()
+        if frames:
+            self._outgoing.extend(frames)
+            self._outgoing_ready.set()
         for event in self.channel.events_received():
             self._dispatch(event)
         if self.channel.input_buffered <= INPUT_HIGH_WATER:
@@ -266,13 +272,22 @@ class NativeStream:
 
     def _arm_timer(self) -> None:
         deadline = self.channel.get_timer()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if deadline is not None and not self._finished:
-            loop = asyncio.get_running_loop()
-            delay = max(0.0, deadline - time.time())
-            self._timer = loop.call_later(delay, self._on_timer)
+        timer = self._timer
+        if deadline is None or self._finished:
+            if timer is not None:
+                timer.cancel()
+                self._timer = None
+            return
+        if timer is not None:
+            if self._timer_due <= deadline:
+                # Already armed for no later than needed: an early wake-up finds nothing
+                # overdue and re-arms. Not re-arming after every ack or message saves a
+                # cancel + call_later per frame.
+                return
+            timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._timer_due = deadline
+        self._timer = loop.call_later(max(0.0, deadline - time.time()), self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -325,10 +340,16 @@ class NativeStream:
         from websockets.exceptions import ConnectionClosed
 
         while True:
-            frame = await self._outgoing.get()
+            if not self._outgoing:
+                self._outgoing_ready.clear()
+                await self._outgoing_ready.wait()
+                continue
+            # Everything queued since the last write goes out together (one websocket
+            # message per frame, one socket write): acks for a burst of output, input.
+            frames, self._outgoing = self._outgoing, []
             ws = self._ws
             try:
-                await ws.send(frame)
+                await send_messages(ws, frames)
             except (ConnectionClosed, OSError):
                 # Lost frames are input the channel will resend, or acks the agent will
                 # provoke again by resending its output; nothing to keep here.

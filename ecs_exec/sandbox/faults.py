@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from ecs_exec.ssm.message import MalformedMessage, MessageType, decode
+from ecs_exec.wsbatch import send_messages
 
 logger = logging.getLogger("ecs_exec.sandbox.faults")
 
@@ -300,15 +301,29 @@ class Link:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
                     continue
-                _, _, frame = heapq.heappop(self._heap)
-                await self.ws.send(frame)
-                self._log_frame("out", frame)
-                if isinstance(frame, bytes):
-                    self._queued -= 1
-                    self._sent += 1
+                # Every frame that is due goes out in one socket write (one websocket message
+                # each). With dropAfterMessages the batch stops at the frame the drop follows.
+                limit = self.faults.settings.drop_after_messages
+                room = limit - self._sent if limit is not None and limit > self._sent else -1
+                now = time.monotonic()
+                heap = self._heap
+                batch: list[bytes | str] = []
+                binary = 0
+                while heap and heap[0][0] <= now and binary != room:
+                    frame = heapq.heappop(heap)[2]
+                    batch.append(frame)
+                    if isinstance(frame, bytes):
+                        binary += 1
+                assert batch  # the head was due before ``now`` was read
+                await send_messages(self.ws, batch)
+                if self.logs:
+                    for frame in batch:
+                        self._log_frame("out", frame)
+                if binary:
+                    self._queued -= binary
+                    self._sent += binary
                     if self._queued < SEND_HIGH_WATER:
                         self._drained.set()
-                    limit = self.faults.settings.drop_after_messages
                     if limit is not None and self._sent >= limit and self.faults.take_drop():
                         self.abort("dropAfterMessages")
                         return

@@ -164,6 +164,35 @@ class PtyProcess:
                 raise
         return b""
 
+    async def read_available(self, size: int) -> bytes:
+        """Everything readable now, up to ``size`` bytes, in as many reads as that takes.
+
+        Waits only while nothing at all is readable. A PTY master returns at most about 4 KiB
+        per ``read``, so this is for callers that want bulk data, not one read per chunk.
+
+        Returns:
+            ``b""`` at EOF only; data read before EOF is returned first.
+        """
+        parts: list[bytes] = []
+        got = 0
+        while got < size and not self._closed:
+            try:
+                data = os.read(self._fd, size - got)
+            except BlockingIOError:
+                if parts:
+                    break
+                await self._wait_fd(writable=False)
+                continue
+            except OSError as exc:
+                if exc.errno == errno.EIO:
+                    break
+                raise
+            if not data:
+                break
+            parts.append(data)
+            got += len(data)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
     async def write(self, data: bytes) -> None:
         """Write all of ``data``, waiting while the PTY's input queue is full.
 
