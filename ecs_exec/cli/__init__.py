@@ -40,8 +40,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def run(argv: Sequence[str]) -> int:
     """Run the CLI and return the exit status (remote status, or ours)."""
-    from typer import exceptions as typer_exceptions
-
     from ecs_exec.cli.app import CliState, build_command, click_exceptions
 
     options, remote = split_remote_argv(argv)
@@ -63,9 +61,9 @@ def run(argv: Sequence[str]) -> int:
             hint = f"put the remote command after `--`, e.g. `{PROG} --cluster C -- ls -l`"
         _print_error(message[0].lower() + message[1:] if message else message, hint)
         return ExitStatus.USAGE
-    except typer_exceptions.Exit as exc:
+    except click_exceptions.Exit as exc:
         return int(exc.exit_code)
-    except typer_exceptions.Abort:
+    except click_exceptions.Abort:
         return ExitStatus.INTERRUPTED
     except click_exceptions.ClickException as exc:
         _print_error(exc.format_message())

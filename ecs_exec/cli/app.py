@@ -14,9 +14,10 @@ from typing import Annotated, Any
 
 import typer
 
-# typer 0.29 vendors click as typer._click (hence the pin in pyproject.toml).
-from typer import _click as click
-from typer._click import exceptions as click_exceptions
+# typer < 0.20 on click: later releases vendor click and pull in pydantic, which costs
+# ~0.1 s of start-up on every exec (see the pin in pyproject.toml).
+import click
+from click import exceptions as click_exceptions
 
 __all__ = ["CliState", "app", "build_command", "click_exceptions"]
 
