@@ -11,13 +11,14 @@ argv exactly (``"$@"``) without any shell re-parsing it.
 Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and busybox ash):
 
 1. Check the tools it needs with ``command -v``; print ``M<tool>`` and exit when one is missing.
-   Compression is optional: bzip2 when present (on 64 KiB chunks of log text it is ~20% denser
-   than gzip, and every byte counts at the agent's ~0.93 MB/s), else gzip; both need wc.
+   Compression is optional: bzip2 when present (on log text it is about twice as dense as
+   gzip, and every byte counts at the agent's ~0.93 MB/s), else gzip; both need wc.
 2. ``stty raw -echo``: the PTY then passes input bytes unchanged, echoes nothing and adds no CR
    to output. Input arriving earlier would be echoed and cooked, so the script prints ``R``
    (ready) only now and the client sends no stdin before it sees it.
-3. A private ``mktemp -d`` directory holds FIFOs for stdin/stdout/stderr; traps remove it on
-   every exit path (EXIT, and HUP/TERM turned into exits so the EXIT trap runs).
+3. A private ``mktemp -d`` directory holds FIFOs for stdin/stdout/stderr and the encoders'
+   hand-offs; traps remove it on every exit path (EXIT, and HUP/TERM turned into exits so the
+   EXIT trap runs).
 4. Stdin reader: each frame is an 8-byte space-padded decimal length and a body (see
    :mod:`ecs_exec.remote.encoder`); both are read with ``dd bs=<n> count=1 iflag=fullblock``,
    which reads exactly n bytes and never past them. The obvious tools over-read from a raw
@@ -27,17 +28,32 @@ Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and b
    ``base64 -d``. Length ``0`` means EOF.
 5. The command runs with its stdio on the FIFOs (fd 3, our copy of the tty, closed), so ``$?``
    is the shell's status: 127 not found, 128+N for signal N.
-6. One encoder per output stream reads with ``dd bs=65536 count=1``: a single read() that
-   returns whatever the pipe holds, so output streams as produced; its size comes from dd's
-   own report (``wc`` when dd prints none). A chunk of 512 bytes or more is compressed when
-   that makes it smaller (after a chunk gzip could not shrink, the next 8 are sent without
-   trying, so incompressible data costs little CPU; after one shrank to under half, the next 8
-   are compressed without measuring, which saves a fork each). The frame is built in a file
-   and written with one ``dd`` write: a write() to a tty holds the tty's write lock for its
-   whole length, so stdout and stderr frames never interleave. That write runs in the
-   background while the next chunk is read and compressed (two frame files alternate; each
-   write waits for the previous one), so encoding overlaps the agent's slow tty drain.
-7. Wait for both encoders, stop the stdin reader, print ``X<status>`` and exit with it.
+6. Each output stream has a three-stage encoder, so that reading, compressing and the agent's
+   slow drain of the tty all overlap, and compression works on large units (bzip2 packs log
+   text ~9x in 64 KiB pieces, ~11.4x in 900 kB ones):
+
+   * ``a`` reads the FIFO with ``dd bs=65536 count=1`` (one read(): whatever the pipe holds,
+     so output streams as produced) into numbered chunk files in the private directory and
+     announces each finished chunk with one byte on a FIFO. It waits for a credit from ``e``
+     (a line on another FIFO) before reading past 32 outstanding chunks: disk stays bounded
+     and a fast producer is paused, not buffered without limit.
+   * ``e`` takes every announced chunk, up to ``FRAME_CHUNKS`` (14: 896 KiB, about
+     bzip2's 900 kB block), compresses them as one unit and builds one frame file: with a
+     slow producer that is a frame per chunk at once, with a fast one large batches. Chunk
+     ``k`` is known complete once file ``k+1`` exists, so ``e`` reads further announcements
+     only when that cannot block. A frame is compressed when that makes it smaller. After a
+     batch bzip2/gzip could not shrink (512 bytes or more), the next 8 chunks are sent
+     without trying (16 after further failures), and then a sample (the batch's first
+     8 KiB) is tried before the whole batch, so incompressible data costs little CPU and
+     compressible data is noticed again within about 2 MiB. ``-w 0`` drops base64's line
+     breaks where supported.
+   * ``f`` writes each frame file with one ``dd`` write: a write() to a tty holds the tty's
+     write lock for its whole length, so stdout and stderr frames never interleave (``bs``
+     of 4 MiB exceeds any frame). Frame files form a ring of 8; up to 8 well-compressed
+     frames (at least 2:1) may wait, so compression runs ahead during the agent's 1 s initial
+     wait, but at most 2 others (up to ~1.2 MB each), which bounds disk use.
+
+7. Wait for the encoders, stop the stdin reader, print ``X<status>`` and exit with it.
 
 The records are described in :mod:`ecs_exec.remote.decoder`.
 """
@@ -60,8 +76,13 @@ SCRIPT_NAME = "ecs-exec"
 REQUIRED_TOOLS = ("stty", "mktemp", "mkfifo", "dd", "base64", "rm")
 #: Tools used when present: bzip2 or else gzip compresses output, wc compares sizes.
 OPTIONAL_TOOLS = ("bzip2", "gzip", "wc")
-#: Largest chunk one encoder read (dd bs) can yield; the decoder bounds frames by it.
+#: Largest chunk one encoder read (dd bs) can yield.
 OUTPUT_CHUNK = 65536
+#: Most chunks one output frame gathers (the script's ``14``: 896 KiB, about bzip2's
+#: 900 kB block, which packs log text best); the decoder bounds frames by it.
+FRAME_CHUNKS = 14
+#: Largest decompressed output frame.
+OUTPUT_FRAME = FRAME_CHUNKS * OUTPUT_CHUNK
 
 _NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _STDIN_FLAG: dict[StdinMode, str] = {"raw": "r", "base64": "b", "none": "n"}
@@ -89,32 +110,73 @@ done
 trap 'rm -rf "$d"' EXIT
 trap 'exit 129' HUP
 trap 'exit 143' TERM
-mkfifo "$d/i" "$d/O" "$d/E" || { r Mtmpdir; exit 127; }
+(cd "$d" && mkfifo i O E On En Of Ef Oc Ec Ow Ew) || { r Mtmpdir; exit 127; }
 fb=iflag=fullblock
 dd if=/dev/null bs=1 count=1 $fb 2>/dev/null || fb=
-e() {
-f=$d/$1. k=0 v=0 w= j=0
-while x=$(LC_ALL=C dd bs=65536 count=1 of="$f" 2>&1) && [ -s "$f" ]; do
-g=$f t=b
-if [ -z "$c" ]; then :
-elif [ $k -gt 0 ]; then k=$((k-1))
-else
-a=${x%% bytes*} a=${a##*[!0-9]}
-case $a in ''|*[!0-9]*) a=$(wc -c <"$f");; esac
-if [ $a -lt 512 ]; then :
-elif [ $v -gt 0 ] && $c -c <"$f" >"${f}z"; then g=${f}z t=$y v=$((v-1))
-elif $c -c <"$f" >"${f}z" && b=$(wc -c <"${f}z") && [ $b -lt $a ]; then
-g=${f}z t=$y
-[ $((b*2)) -gt $a ] || v=8
-else k=8 v=0
-fi
-fi
-{ r "$1$t"; base64 <"$g"; printf .; } >"$f$j"
-[ -z "$w" ] || wait $w
-dd if="$f$j" bs=1048576 2>/dev/null & w=$!
-j=$((1-j))
+W='-w 0'
+base64 $W </dev/null >/dev/null 2>&1 || W=
+a() {
+cd "$d" || exit
+k=0
+while { [ $k -lt 32 ] || read -r u <&5; } &&
+dd bs=65536 count=1 of=$1$k 2>/dev/null && [ -s $1$k ]; do
+printf x
+k=$((k+1))
 done
-[ -z "$w" ] || wait $w
+}
+e() {
+cd "$d" || exit
+v=$1 h=0 t=0 k=0 j=0 o=0 f=1 s=8
+while :; do
+if [ $h -eq $t ] || { [ $((t-h)) -lt 14 ] && [ -e $v$((t+1)) ]; }; then
+x=$(dd bs=4096 count=1 2>/dev/null)
+[ -n "$x" ] || [ $h -lt $t ] || break
+t=$((t+${#x}))
+fi
+m=$((t-h))
+[ $m -le 14 ] || m=14
+[ $k -le 0 ] || [ $m -le $k ] || m=$k
+l= u=$h
+while [ $u -lt $((h+m)) ]; do l="$l $v$u" u=$((u+1)); done
+g=b p=2
+if [ -z "$c" ]; then :
+elif [ $k -gt 0 ]; then k=$((k-m))
+else
+k=0
+set -- $l
+if [ $f = 1 ] && [ $m -gt 1 ]; then
+x=$(dd bs=8192 count=1 <$1 2>/dev/null | $c -c | wc -c)
+[ $x -lt 7680 ] || k=-1
+fi
+[ $k = 0 ] && cat $l | $c -c >${v}z && x=$(wc -c ${v}z $l) && {
+set -- $x
+eval "a=\${$(($#-1))}"
+a=$((a-$1))
+if [ $1 -lt $a ]; then g=$y f=0 s=8
+[ $(($1*2)) -gt $a ] || p=8
+elif [ $a -ge 512 ]; then f=1 k=-1
+fi
+} || k=-1
+[ $k -ge 0 ] || { k=$s; [ $s -ge 16 ] || s=$((s*2)); }
+fi
+while [ $o -ge $p ]; do read -r u <&6; o=$((o-1)); done
+if [ $g = b ]; then { r "${v}b"; cat $l | base64 $W; printf .; } >$v.$((j%8))
+else { r "$v$g"; base64 $W <${v}z; printf .; } >$v.$((j%8))
+fi
+rm -f $l
+printf '\n%.0s' $l >&5
+echo
+j=$((j+1)) o=$((o+1)) h=$((h+m))
+done
+}
+f() {
+cd "$d" || exit
+j=0
+while read -r u; do
+dd if=$1.$((j%8)) bs=4194304 2>/dev/null
+echo >&6
+j=$((j+1))
+done
 }
 i() {
 if [ -n "$fb" ]; then h="bs=8 count=1 $fb"; else h="bs=1 count=8"; fi
@@ -125,8 +187,12 @@ if [ -n "$fb" ]; then x="bs=$l count=1 $fb"; else x="bs=1 count=$l"; fi
 if [ "$m" = b ]; then dd $x 2>/dev/null | base64 -d; else dd $x 2>/dev/null; fi
 done
 }
-e O <"$d/O" & o=$!
-e E <"$d/E" & q=$!
+a O <"$d/O" >"$d/On" 5<>"$d/Oc" & g=$!
+a E <"$d/E" >"$d/En" 5<>"$d/Ec" & h=$!
+e O <"$d/On" >"$d/Of" 5<>"$d/Oc" 6<>"$d/Ow" &
+e E <"$d/En" >"$d/Ef" 5<>"$d/Ec" 6<>"$d/Ew" &
+f O <"$d/Of" 6<>"$d/Ow" & o=$!
+f E <"$d/Ef" 6<>"$d/Ew" & q=$!
 r R
 p=
 if [ "$m" = n ]; then
@@ -138,7 +204,7 @@ i <&3 >"$d/i" 3<&- & p=$!
 "$@" <"$d/i" >"$d/O" 2>"$d/E" 3<&-
 s=$?
 fi
-wait $o $q
+wait $o $q $g $h
 [ -z "$p" ] || kill $p 2>/dev/null
 r "X$s"
 exit $s

@@ -9,7 +9,7 @@ Record grammar (bytes; ``N`` is the session nonce, ``[A-Za-z0-9_-]{8,64}``)::
             / "M" 1*VCHAR             ; setup failed: this tool/resource is missing
             / ("O" / "E") ("b" / "z" / "j")
                                       ; stdout/stderr data frame, plain/gzip/bzip2; has a body
-    body    = *( base64-char / CR / LF ) ; base64 of the chunk (compressed for "z", "j")
+    body    = *( base64-char / CR / LF ) ; base64 of the data (compressed for "z", "j")
 
 The leading LF puts every record at the start of a line and is part of the record, not noise.
 CRs are tolerated because records printed before ``stty raw`` (``M``) pass through ONLCR, and a
@@ -19,7 +19,10 @@ of the command cannot forge a record: stdout/stderr only ever travel base64-enco
 what a program writes to /dev/tty itself (or the plugin's banners) reaches us as noise.
 
 Every frame is written with one write() on the remote side, so nothing interleaves inside a
-record; the decoder still accepts the stream split at any byte boundary.
+record; the decoder still accepts the stream split at any byte boundary. A frame carries at most
+``OUTPUT_FRAME`` bytes of output (896 KiB); its base64 body and its decompressed data are both
+bounded by that, so a hostile or broken stream cannot make the decoder buffer or inflate
+without limit.
 """
 
 from __future__ import annotations
@@ -29,16 +32,16 @@ import bz2
 import zlib
 
 from ecs_exec.errors import RemoteProtocolError
-from ecs_exec.remote.command import OUTPUT_CHUNK
+from ecs_exec.remote.command import OUTPUT_FRAME
 from ecs_exec.remote.events import Event, Exited, Noise, Ready, SetupFailed, Stderr, Stdout
 
 _BODY_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n"
 # A header line is a few bytes; anything longer without LF is not our record.
 _MAX_HEADER = 80
-# base64 of one chunk plus its line breaks (LF every 76, maybe CR LF) with room to spare.
-_MAX_BODY = 2 * OUTPUT_CHUNK + 4096
-# Decompressed size bound: a frame never carries more than one dd read.
-_MAX_CHUNK = OUTPUT_CHUNK
+# base64 of one frame plus its line breaks (LF every 76, maybe CR LF) with room to spare.
+_MAX_BODY = 2 * OUTPUT_FRAME + 4096
+# Decompressed size bound: a frame never gathers more than FRAME_CHUNKS dd reads.
+_MAX_FRAME = OUTPUT_FRAME
 
 _SCAN, _HEADER, _BODY = range(3)
 
@@ -175,18 +178,18 @@ class StreamDecoder:
 
 
 def _decompress(data: bytes, *, gzip: bool) -> bytes:
-    """Decompress one gzip or bzip2 stream, refusing more than a chunk's worth (no bombs)."""
+    """Decompress one gzip or bzip2 stream, refusing more than a frame's worth (no bombs)."""
     try:
         if gzip:
             inflater = zlib.decompressobj(wbits=31)
-            out = inflater.decompress(data, _MAX_CHUNK + 1)
+            out = inflater.decompress(data, _MAX_FRAME + 1)
             done = inflater.eof and not inflater.unconsumed_tail and not inflater.unused_data
         else:
             unbzip = bz2.BZ2Decompressor()
-            out = unbzip.decompress(data, _MAX_CHUNK + 1)
+            out = unbzip.decompress(data, _MAX_FRAME + 1)
             done = unbzip.eof and not unbzip.unused_data
     except (zlib.error, OSError, EOFError) as exc:
         raise RemoteProtocolError("an output frame has invalid compressed data") from exc
-    if len(out) > _MAX_CHUNK or not done:
+    if len(out) > _MAX_FRAME or not done:
         raise RemoteProtocolError("an output frame's compressed data is truncated or too large")
     return out

@@ -7,7 +7,13 @@ from hypothesis import given, settings, strategies as st
 
 from ecs_exec import shlexgo
 from ecs_exec.remote import build_interactive_command, build_oneoff_command, new_nonce, setup_error
-from ecs_exec.remote.command import INTERACTIVE_SCRIPT, ONEOFF_SCRIPT, REQUIRED_TOOLS
+from ecs_exec.remote.command import (
+    FRAME_CHUNKS,
+    INTERACTIVE_SCRIPT,
+    ONEOFF_SCRIPT,
+    OUTPUT_CHUNK,
+    REQUIRED_TOOLS,
+)
 
 NONCE = "abcdef0123456789"
 
@@ -68,3 +74,9 @@ def test_setup_error_names_tool(tool: str) -> None:
 @pytest.mark.parametrize(("tool", "text"), [("tmpdir", "temporary directory"), ("tty", "terminal")])
 def test_setup_error_resources(tool: str, text: str) -> None:
     assert text in str(setup_error(tool))
+
+
+def test_script_frame_bounds_match_the_decoder() -> None:
+    """The decoder's frame limit is derived from these; the script spells them out."""
+    assert f"bs={OUTPUT_CHUNK} count=1 of=" in ONEOFF_SCRIPT
+    assert f"[ $m -le {FRAME_CHUNKS} ] || m={FRAME_CHUNKS}" in ONEOFF_SCRIPT

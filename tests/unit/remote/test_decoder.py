@@ -22,6 +22,7 @@ from ecs_exec.remote import (
     Stdout,
     StreamDecoder,
 )
+from ecs_exec.remote.command import OUTPUT_FRAME
 
 NONCE = "0123abcd4567ef89"
 TAG = b"@" + NONCE.encode() + b":"
@@ -145,6 +146,8 @@ def test_noise_memory_is_bounded() -> None:
         frame(b"O", b"x" * 100, gz=True)[:-10] + b".",  # truncated gzip
         b"\n" + TAG + b"X" + b"1" * 200,  # header never ends
         b"\n" + TAG + b"Ob\n" + b"QUFB" * 70_000,  # frame never ends
+        frame(b"O", os.urandom(OUTPUT_FRAME + 1), bz=True),  # one byte more than a frame
+        frame(b"E", b"\0" * (OUTPUT_FRAME + 1), gz=True),
     ],
 )
 def test_malformed_records(stream: bytes) -> None:
@@ -156,6 +159,22 @@ def test_malformed_records(stream: bytes) -> None:
 def test_decompression_bomb_is_refused(codec: str) -> None:
     with pytest.raises(RemoteProtocolError):
         decode([frame(b"O", b"\0" * 10_000_000, **{codec: True})])
+
+
+@pytest.mark.parametrize("codec", ["plain", "gz", "bz"])
+def test_largest_frame_is_accepted(codec: str) -> None:
+    data = os.urandom(OUTPUT_FRAME // 2) + b"x" * (OUTPUT_FRAME // 2)
+    kwargs = {} if codec == "plain" else {codec: True}
+    assert decode([frame(b"O", data, **kwargs)]) == [Stdout(data)]
+
+
+def test_oversized_body_is_refused_before_it_ends() -> None:
+    decoder = StreamDecoder(NONCE)
+    decoder.feed(b"\n" + TAG + b"Ob\n")
+    for _ in range(OUTPUT_FRAME // 4096 * 2):  # base64 of two frames' worth
+        decoder.feed(b"QUFB" * 1024)
+    with pytest.raises(RemoteProtocolError):
+        decoder.feed(b"QUFB" * 2048)
 
 
 def test_end_inside_a_record() -> None:

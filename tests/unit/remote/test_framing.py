@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ecs_exec.remote import Stdout
+from ecs_exec.remote.command import OUTPUT_CHUNK, OUTPUT_FRAME
 from tests.unit.remote.conftest import busybox_dir
 from tests.unit.remote.harness import Result, run_oneoff
 
@@ -147,6 +148,42 @@ def test_log_text_is_compressed(shell_path: str) -> None:
     result = run_oneoff(["cat"], stdin=data, path=shell_path)
     assert result.stdout == data
     assert result.wire_bytes < len(data) / 5  # bzip2 is present in all three environments
+
+
+def test_fast_output_is_batched_into_large_frames(shell_path: str, tmp_path: Path) -> None:
+    data = log_text(8_000_000)
+    (tmp_path / "log").write_bytes(data)
+    result = run_oneoff(["cat", str(tmp_path / "log")], path=shell_path, timeout=60)
+    assert result.stdout == data
+    frames = [event for _, event in result.events if isinstance(event, Stdout)]
+    # 64 KiB reads gathered up to OUTPUT_FRAME per frame: far fewer frames than reads.
+    assert len(frames) < len(data) / OUTPUT_CHUNK / 3
+    assert max(len(frame.data) for frame in frames) <= OUTPUT_FRAME
+    assert result.wire_bytes < len(data) / 7  # about 9x in 64 KiB pieces, about 10x batched
+    check_clean(result)
+
+
+def test_both_streams_at_full_speed_stay_apart(shell_path: str, tmp_path: Path) -> None:
+    text, noise = log_text(3_000_000), os.urandom(3_000_000)
+    (tmp_path / "text").write_bytes(text)
+    (tmp_path / "noise").write_bytes(noise)
+    script = f"cat {tmp_path}/noise >&2 & cat {tmp_path}/text; wait"
+    result = run_oneoff(["sh", "-c", script], path=shell_path, timeout=60)
+    assert result.stdout == text
+    assert result.stderr == noise
+    assert result.code == 0
+    check_clean(result)
+
+
+def test_compressible_after_incompressible(shell_path: str, tmp_path: Path) -> None:
+    data = os.urandom(3_000_000) + log_text(6_000_000)
+    (tmp_path / "mixed").write_bytes(data)
+    result = run_oneoff(["cat", str(tmp_path / "mixed")], path=shell_path, timeout=60)
+    assert result.stdout == data
+    # The random part travels as base64 (4 MB); the text is compressed again within about
+    # 2 MiB (all of it as base64 would be 8 MB more).
+    assert result.wire_bytes < 4_000_000 + 2_100_000 * 4 / 3 + 4_000_000 / 7
+    check_clean(result)
 
 
 def test_gzip_used_without_bzip2(tmp_path: Path) -> None:
