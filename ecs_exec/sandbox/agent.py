@@ -174,6 +174,7 @@ class AgentSession:
         self.finished = asyncio.Event()
         self.last_activity = time.monotonic()
         self._connected = asyncio.Event()
+        self._receive_lock = asyncio.Lock()
         self._handshake_done = asyncio.Event()
         self._utf8 = AgentUtf8() if options.utf8_mangling else None
         self._timer: asyncio.TimerHandle | None = None
@@ -290,6 +291,13 @@ class AgentSession:
     # -- receiving ------------------------------------------------------------------------
 
     async def _receive(self, frame: bytes) -> None:
+        # One frame at a time across connections: after a drop, the old connection's handler
+        # may still be writing input to the PTY when the resumed one delivers the next
+        # message, and two interleaved writes would scramble the remote's stdin.
+        async with self._receive_lock:
+            await self._receive_locked(frame)
+
+    async def _receive_locked(self, frame: bytes) -> None:
         channel = self.channel
         assert channel is not None
         channel.receive_message(frame, now=time.time())
