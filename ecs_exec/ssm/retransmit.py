@@ -19,8 +19,8 @@ Two resend policies exist:
     until acked. Later entries wait behind it. The tick phase is fixed by the first time the
     buffer sees a clock value.
 ``ALL_OVERDUE``
-    Our client's choice: every entry has its own deadline, first ``send + RTO``, then doubling
-    (capped at 1 s) after each resend, and every overdue entry is resent.
+    Our client's choice: every entry has its own deadline, first ``send + max(RTO, 200 ms)``,
+    then doubling (capped at 1 s) after each resend, and every overdue entry is resent.
 
 After ``max_resends`` resends of one entry the buffer gives up (the plugin's
 ``ResendMaxAttempt`` = 3000) and reports it through :attr:`OutgoingBuffer.gave_up`.
@@ -51,6 +51,10 @@ MAX_TRANSMISSION_TIMEOUT = 1.0  #: config.go MaxTransmissionTimeout
 RESEND_SLEEP_INTERVAL = 0.100  #: config.go ResendSleepInterval (scheduler tick)
 RESEND_MAX_ATTEMPT = 3000  #: config.go ResendMaxAttempt
 OUTGOING_MESSAGE_BUFFER_CAPACITY = 10_000  #: config.go OutgoingMessageBufferCapacity
+#: ALL_OVERDUE's first timeout never goes below this (our choice, not the plugin's): on a
+#: fast link the estimated RTO falls to tens of milliseconds, and an agent that pauses
+#: briefly while the remote reads its stdin would otherwise see a whole window resent.
+CLIENT_MIN_TRANSMISSION_TIMEOUT = 0.200
 
 # Absorbs float error when a time lands exactly on a scheduler tick.
 _TICK_EPSILON = 1e-6
@@ -186,6 +190,8 @@ class OutgoingBuffer:
             _, old = self._entries.popitem(last=False)
             self._bytes -= len(old.data)
         rto = self.rtt.rto
+        if self.policy is RetransmitPolicy.ALL_OVERDUE:
+            rto = max(rto, CLIENT_MIN_TRANSMISSION_TIMEOUT)
         entry = _Entry(seq, data, now, now, now + rto, rto)
         self._entries[seq] = entry
         self._bytes += len(data)

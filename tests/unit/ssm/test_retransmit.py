@@ -139,3 +139,15 @@ def test_give_up_after_max_resends(policy: RetransmitPolicy) -> None:
     assert count == 3
     assert buf.next_deadline() is None
     assert buf.poll(now=100.0) == []
+
+
+def test_all_overdue_first_timeout_has_a_floor():
+    """Our client never resends before 200 ms, even when the estimated RTO is lower."""
+    buffer = OutgoingBuffer(RetransmitPolicy.ALL_OVERDUE)
+    buffer.add(0, b"a", now=0.0)
+    buffer.acknowledge(0, now=0.001)
+    assert buffer.rtt.rto < 0.2
+    buffer.add(1, b"b", now=1.0)
+    assert buffer.next_deadline() == pytest.approx(1.2)
+    assert buffer.poll(now=1.19) == []
+    assert buffer.poll(now=1.2) == [b"b"]
