@@ -50,8 +50,9 @@ Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and b
    * ``f`` writes each frame file with one ``dd`` write: a write() to a tty holds the tty's
      write lock for its whole length, so stdout and stderr frames never interleave (``bs``
      of 4 MiB exceeds any frame). Frame files form a ring of 8; up to 8 well-compressed
-     frames (at least 2:1) may wait, so compression runs ahead during the agent's 1 s initial
-     wait, but at most 2 others (up to ~1.2 MB each), which bounds disk use.
+     frames (at least 4:1, so at most ~0.3 MB each) may wait, so compression runs ahead
+     during the agent's 1 s initial wait, but at most 2 others (up to ~1.2 MB each). With the
+     32 chunk files that bounds the disk used per stream to about 7 MB.
 
 7. Wait for the encoders, stop the stdin reader, print ``X<status>`` and exit with it.
 
@@ -153,7 +154,7 @@ set -- $x
 eval "a=\${$(($#-1))}"
 a=$((a-$1))
 if [ $1 -lt $a ]; then g=$y f=0 s=8
-[ $(($1*2)) -gt $a ] || p=8
+[ $(($1*4)) -gt $a ] || p=8
 elif [ $a -ge 512 ]; then f=1 k=-1
 fi
 } || k=-1
