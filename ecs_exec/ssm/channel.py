@@ -63,7 +63,6 @@ from ecs_exec.ssm.crypto import CipherPair
 from ecs_exec.ssm.events import (
     ChannelClosed,
     DataKeyReceived,
-    EncryptionKeyRequested,
     Event,
     FlagReceived,
     HandshakeCompleted,
@@ -74,6 +73,7 @@ from ecs_exec.ssm.events import (
     SessionStarted,
     TerminalResized,
 )
+from ecs_exec.ssm.handshake import AgentHandshake, ClientHandshake, complete_payload
 from ecs_exec.ssm.message import (
     ClientMessage,
     MalformedMessage,
@@ -95,8 +95,6 @@ INCOMING_MESSAGE_BUFFER_CAPACITY = 10_000  #: config.go IncomingMessageBufferCap
 DEFAULT_MAX_IN_FLIGHT = 1024
 ACK_FLAGS = 3  #: SYN|FIN, what every acknowledge carries (§3.4)
 SYN_FLAG = 1  #: the agent's first output_stream_data
-CHALLENGE_SIZE = 64  #: [agent] random bytes in the encryption challenge
-KMS_CHALLENGE_SIZE = 16  #: [agent] random bytes in the KMSEncryption request's Challenge
 
 _OUTPUT_TYPES = frozenset({PayloadType.OUTPUT, PayloadType.STDERR, PayloadType.EXIT_CODE})
 _ENCRYPTED_TYPES = _OUTPUT_TYPES  # §6.3: only PT1 goes out encrypted; PT1/11/12 come back so
@@ -211,13 +209,8 @@ class DataChannel:
         # Handshake state. Client: what the agent asked for; agent: what it is waiting for.
         self.session_type: str | None = None
         self.agent_version = ""
-        self._kms_key_id: str | None = None
-        self._held_response: list[pl.ProcessedClientAction | None] | None = None
-        self._held_errors: list[str] = []
-        self._handshake_started = 0.0
-        self._awaiting_response = False
-        self._awaiting_key = False
-        self._challenge: bytes | None = None
+        self._client_handshake = ClientHandshake()
+        self._agent_handshake = AgentHandshake(random_bytes)
 
     # ---------------------------------------------------------------- properties
 
@@ -422,20 +415,13 @@ class DataChannel:
         self._require(Side.AGENT, "start_handshake")
         if self._state is not State.STARTING:
             raise InvalidStateError(f"cannot start a handshake in state {self._state.name}")
-        challenge = self._random_bytes(KMS_CHALLENGE_SIZE) if kms_key_id is not None else None
-        request = pl.HandshakeRequest.build(
-            agent_version=agent_version,
-            session_type=session_type,
-            kms_key_id=kms_key_id,
-            challenge=challenge,
+        request = self._agent_handshake.request(
+            session_type=session_type, kms_key_id=kms_key_id, agent_version=agent_version, now=now
         )
         self.session_type = session_type
         self.agent_version = agent_version
-        self._kms_key_id = kms_key_id
-        self._handshake_started = now
-        self._awaiting_response = True
         self._set_state(State.HANDSHAKING)
-        self._send_stream(PayloadType.HANDSHAKE_REQUEST, request.to_bytes(), now)
+        self._send_stream(PayloadType.HANDSHAKE_REQUEST, request, now)
 
     def provide_data_key(self, plaintext: bytes, ciphertext_blob: bytes, *, now: float) -> None:
         """Hand over the KMS data key.
@@ -454,17 +440,19 @@ class DataChannel:
         """
         self._require(None, "provide_data_key")
         client = self.side is Side.CLIENT
-        if not (self._held_response is not None if client else self._awaiting_key):
+        handshake = self._client_handshake if client else self._agent_handshake
+        if not handshake.key_requested:
             raise InvalidStateError("no data key was requested")
         cipher = CipherPair.from_data_key(plaintext, client=client, nonce_source=self._random_bytes)
         self._cipher = cipher
         if client:
-            self._send_response(pl.ProcessedClientAction.kms_ok(ciphertext_blob), now)
+            response = self._client_handshake.key_provided(
+                ciphertext_blob, client_version=self.client_version
+            )
+            self._send_stream(PayloadType.HANDSHAKE_RESPONSE, response, now)
         else:
-            self._awaiting_key = False
-            self._challenge = self._random_bytes(CHALLENGE_SIZE)
-            payload = pl.challenge_payload(cipher.encrypt(self._challenge))
-            self._send_stream(PayloadType.ENC_CHALLENGE_REQUEST, payload, now)
+            challenge = self._agent_handshake.challenge(cipher)
+            self._send_stream(PayloadType.ENC_CHALLENGE_REQUEST, challenge, now)
 
     def reject_data_key(self, reason: str, *, now: float) -> None:
         """(client) Report that GenerateDataKey failed; the KMS action is answered as failed.
@@ -473,11 +461,10 @@ class DataChannel:
             InvalidStateError: no data key was requested.
         """
         self._require(Side.CLIENT, "reject_data_key")
-        if self._held_response is None:
+        if not self._client_handshake.key_requested:
             raise InvalidStateError("no data key was requested")
-        action = pl.ProcessedClientAction.failed(pl.KMS_ENCRYPTION_ACTION, reason)
-        self._held_errors.append(action.error)
-        self._send_response(action, now)
+        response = self._client_handshake.key_rejected(reason, client_version=self.client_version)
+        self._send_stream(PayloadType.HANDSHAKE_RESPONSE, response, now)
 
     def send_channel_closed(self, output: str = "", *, now: float) -> None:
         """(agent/service) Send ``channel_closed`` and close (§4.4). Not retransmitted.
@@ -562,7 +549,8 @@ class DataChannel:
             if ptype == PayloadType.HANDSHAKE_REQUEST:
                 self._on_handshake_request(msg, now)
             elif ptype == PayloadType.ENC_CHALLENGE_REQUEST:
-                self._on_challenge_request(msg, now)
+                answer = ClientHandshake.answer_challenge(self._cipher, msg.payload)
+                self._send_stream(PayloadType.ENC_CHALLENGE_RESPONSE, answer, now)
             elif ptype == PayloadType.HANDSHAKE_COMPLETE:
                 self._on_handshake_complete(msg, now)
             elif ptype in _OUTPUT_TYPES:
@@ -592,9 +580,12 @@ class DataChannel:
         elif ptype == PayloadType.FLAG:
             self._events.append(FlagReceived(pl.parse_flag(msg.payload)))
         elif ptype == PayloadType.HANDSHAKE_RESPONSE:
-            self._on_handshake_response(msg, now)
+            self._on_agent_handshake(self._agent_handshake.receive_response(msg.payload, now), now)
         elif ptype == PayloadType.ENC_CHALLENGE_RESPONSE:
-            self._on_challenge_response(msg, now)
+            self._on_agent_handshake(
+                self._agent_handshake.receive_challenge_response(self._cipher, msg.payload, now),
+                now,
+            )
 
     # ---------------------------------------------------------------- client handshake
 
@@ -604,72 +595,17 @@ class DataChannel:
         request = pl.parse_handshake_request(msg.payload)
         self._set_state(State.HANDSHAKING)
         self.agent_version = request.agent_version
-        actions: list[pl.ProcessedClientAction | None] = []
-        errors: list[str] = []
-        kms_requested = False
-        for action in request.actions:
-            params = action.action_parameters if isinstance(action.action_parameters, dict) else {}
-            kind = action.action_type
-            result: pl.ProcessedClientAction | None
-            if kind == pl.SESSION_TYPE_ACTION:
-                session_type = params.get("SessionType")
-                if isinstance(session_type, str) and session_type in pl.SESSION_TYPES:
-                    self.session_type = session_type
-                    result = pl.ProcessedClientAction.session_type_ok()
-                else:
-                    result = pl.ProcessedClientAction.failed(
-                        kind, f"Unknown session type {session_type}"
-                    )
-            elif kind == pl.KMS_ENCRYPTION_ACTION:
-                key_id = params.get("KMSKeyId")
-                if kms_requested or not isinstance(key_id, str) or not key_id:
-                    result = pl.ProcessedClientAction.failed(kind, "invalid KMSKeyId")
-                else:
-                    # Hold the response until the driver has called GenerateDataKey
-                    # (streaming.go ProcessKMSEncryptionHandshakeAction calls KMS inline).
-                    kms_requested = True
-                    self._kms_key_id = key_id
-                    result = None
-                    self._events.append(
-                        EncryptionKeyRequested(
-                            key_id,
-                            {
-                                "aws:ssm:SessionId": self.session_id,
-                                "aws:ssm:TargetId": self.target_id,
-                            },
-                        )
-                    )
-            else:
-                result = pl.ProcessedClientAction.unsupported(kind)
-            if result is not None and result.error:
-                errors.append(result.error)
-            actions.append(result)
-        self._held_response = actions
-        self._held_errors = errors
-        if not kms_requested:
-            self._send_response(None, now)
-
-    def _send_response(self, kms_result: pl.ProcessedClientAction | None, now: float) -> None:
-        held = self._held_response
-        assert held is not None
-        actions = []
-        for action in held:
-            item = kms_result if action is None else action  # the KMS placeholder
-            assert item is not None
-            actions.append(item)
-        self._held_response = None
-        response = pl.HandshakeResponse(
-            self.client_version, tuple(actions), tuple(self._held_errors)
+        handshake = self._client_handshake
+        key_request = handshake.receive_request(
+            request, {"aws:ssm:SessionId": self.session_id, "aws:ssm:TargetId": self.target_id}
         )
-        self._send_stream(PayloadType.HANDSHAKE_RESPONSE, response.to_bytes(), now)
-
-    def _on_challenge_request(self, msg: ClientMessage, now: float) -> None:
-        cipher = self._cipher
-        if cipher is None:
-            raise HandshakeError("encryption challenge received without a data key")
-        plain = cipher.decrypt(pl.parse_challenge(msg.payload))
-        payload = pl.challenge_payload(cipher.encrypt(plain))
-        self._send_stream(PayloadType.ENC_CHALLENGE_RESPONSE, payload, now)
+        if handshake.session_type is not None:
+            self.session_type = handshake.session_type
+        if key_request is not None:
+            self._events.append(key_request)
+        else:
+            response = handshake.response(None, client_version=self.client_version)
+            self._send_stream(PayloadType.HANDSHAKE_RESPONSE, response, now)
 
     def _on_handshake_complete(self, msg: ClientMessage, now: float) -> None:
         complete = pl.parse_handshake_complete(msg.payload)
@@ -693,37 +629,14 @@ class DataChannel:
 
     # ---------------------------------------------------------------- agent handshake
 
-    def _on_handshake_response(self, msg: ClientMessage, now: float) -> None:
-        if not self._awaiting_response:
-            return
-        response = pl.parse_handshake_response(msg.payload)
-        self._awaiting_response = False
-        if not response.succeeded(pl.SESSION_TYPE_ACTION):
-            raise HandshakeError(f"client refused the session type: {list(response.errors)}")
-        if self._kms_key_id is None:
-            self._complete_handshake("", now)
-            return
-        blob = response.kms_ciphertext()
-        if blob is None:
-            raise HandshakeError(f"client did not return a data key: {list(response.errors)}")
-        self._awaiting_key = True
-        self._events.append(DataKeyReceived(blob))
-
-    def _on_challenge_response(self, msg: ClientMessage, now: float) -> None:
-        if self._challenge is None or self._cipher is None:
-            return
-        answer = self._cipher.decrypt(pl.parse_challenge(msg.payload))
-        if answer != self._challenge:
-            raise HandshakeError("encryption challenge mismatch")
-        self._challenge = None
-        self._complete_handshake(pl.KMS_CUSTOMER_MESSAGE, now)
-
-    def _complete_handshake(self, customer_message: str, now: float) -> None:
-        elapsed_ns = round((now - self._handshake_started) * 1e9)  # a Go time.Duration
-        complete = pl.HandshakeComplete(elapsed_ns, customer_message)
-        self._send_stream(PayloadType.HANDSHAKE_COMPLETE, complete.to_bytes(), now)
-        self._set_state(State.OPEN)
-        self._events.append(HandshakeCompleted(elapsed_ns, customer_message))
+    def _on_agent_handshake(
+        self, event: DataKeyReceived | HandshakeCompleted | None, now: float
+    ) -> None:
+        if isinstance(event, HandshakeCompleted):
+            self._send_stream(PayloadType.HANDSHAKE_COMPLETE, complete_payload(event), now)
+            self._set_state(State.OPEN)
+        if event is not None:
+            self._events.append(event)
 
     # ---------------------------------------------------------------- send internals
 

@@ -40,5 +40,14 @@ def test_exported_names() -> None:
     for name in ssm.__all__:
         assert getattr(ssm, name) is not None
     public = {n for n in dir(ssm) if not n.startswith("_")}
-    modules = {"annotations", "channel", "crypto", "events", "message", "payloads", "retransmit"}
+    modules = {
+        "annotations",
+        "channel",
+        "crypto",
+        "events",
+        "handshake",
+        "message",
+        "payloads",
+        "retransmit",
+    }
     assert public - modules == EXPECTED
