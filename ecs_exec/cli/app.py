@@ -12,11 +12,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import typer
-
 # typer < 0.20 on click: later releases vendor click and pull in pydantic, which costs
 # ~0.1 s of start-up on every exec (see the pin in pyproject.toml).
 import click
+import typer
 from click import exceptions as click_exceptions
 
 __all__ = ["CliState", "app", "build_command", "click_exceptions"]

@@ -145,14 +145,17 @@ def test_log_text_is_compressed_past_the_agent_pace(faithful_sandbox, env_for, t
 
 
 FAULTS = {
-    "drop every 200 messages": {"dropAfterMessages": 200, "dropTimes": -1},
-    "drop every second": {"dropEverySeconds": 1.0, "dropTimes": -1},
+    # Five drops each: every drop loses the frames in flight, and the faithful agent resends
+    # only its oldest unacknowledged message every 100 ms, so each drop costs seconds.
+    "drop every 200 messages": {"dropAfterMessages": 200, "dropTimes": 5},
+    "drop every second": {"dropEverySeconds": 1.0, "dropTimes": 5},
     "duplicates": {"duplicateEvery": 3},
     "reordering": {"reorderEvery": 4},
     "50 ms latency": {"latencyMs": 50},
 }
 
 
+@pytest.mark.timeout(150)
 @pytest.mark.parametrize("faults", list(FAULTS.values()), ids=list(FAULTS))
 def test_exact_both_ways_under_faults(faithful_sandbox, env_for, tmp_path, faults):
     """stdin in and stdout/stderr out stay byte-exact while the data channel misbehaves."""

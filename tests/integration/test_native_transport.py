@@ -107,6 +107,7 @@ def faithful() -> Iterator[Sandbox]:
         yield sb
 
 
+@pytest.mark.timeout(180)
 def test_twenty_megabytes_exact_with_a_drop_every_200_messages(faithful, blob, monkeypatch):
     """With the agent's real pacing: a drop loses the frames in flight, and the agent resends
     only its oldest unacknowledged message every 100 ms, as the real agent does. Every drop is
