@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
 import signal
 from dataclasses import dataclass
 
@@ -114,7 +112,9 @@ def run_exec(
     api = EcsApi(clients.ecs, profile=clients.settings.profile)
     target = Resolver(api, picker=picker).resolve(spec)
     mark("resolved")
-    nonce = secrets.token_hex(8)
+    from ecs_exec.remote import new_nonce
+
+    nonce = new_nonce()
     command, mode = _build_command(request, nonce)
     session = api.execute_command(
         cluster=target.cluster,
@@ -244,5 +244,3 @@ async def _run_session(
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(signum)
-        if os.environ.get("ECS_EXEC_DEBUG") == "1":
-            logger.debug("session %s closed", session.session_id)
