@@ -33,6 +33,8 @@ from ecs_exec.sandbox.server import Sandbox, running_sandbox  # noqa: E402
 
 MB = 1_000_000
 WEB = ["--cluster", "demo", "--service-name", "web", "--container", "app"]
+# A named task: with a terminal, two ready tasks would bring up the picker.
+ONE_TASK = ["--cluster", "demo", "--task", "0b3c9d7e5f1a4b2c8d6e0f9a7b5c3d11", "--container", "app"]
 
 # Runs in a child process: drives NativeStream directly over a raw `cat`/`head` so the
 # figures are the data channel's, without the one-off framing. Prints one JSON line.
@@ -196,16 +198,27 @@ def oneoff(sb: Sandbox, tmp: Path) -> dict[str, object]:
     return {"total_median_s": statistics.median(totals), "phases_s": median, "aws_calls": calls}
 
 
+def drain(child: object) -> None:
+    """Empty pexpect's buffer and the pty so the next match is the next echo."""
+    import pexpect
+
+    child.buffer = b""  # type: ignore[attr-defined]
+    while True:
+        try:
+            child.read_nonblocking(65536, timeout=0.05)  # type: ignore[attr-defined]
+        except pexpect.TIMEOUT:
+            return
+
+
 def echo_latency(sb: Sandbox, latency_ms: int) -> dict[str, float]:
     import pexpect
 
     env = env_for(sb)
-    if latency_ms:
-        env["ECS_EXEC_BENCH_LATENCY"] = str(latency_ms)
-        sb.state.faults = {"session": {"latency_ms": latency_ms}}
+    sb.set_default_faults({"latencyMs": latency_ms} if latency_ms else {})
     child = pexpect.spawn(
-        sys.executable, ["-m", "ecs_exec", *WEB, "--interactive", "--", "sh"], env=env, timeout=30
+        sys.executable, ["-m", "ecs_exec", *ONE_TASK, "--interactive", "--", "sh"], env=env, timeout=30
     )
+    child.delaybeforesend = None  # pexpect sleeps 50 ms before every send by default
     try:
         child.sendline("stty raw -echo; PS1=; cat")
         time.sleep(2.0)
@@ -213,6 +226,7 @@ def echo_latency(sb: Sandbox, latency_ms: int) -> dict[str, float]:
         samples = []
         for i in range(60):
             key = chr(ord("a") + i % 26).encode()
+            drain(child)
             start = time.perf_counter()
             child.send(key)
             child.expect_exact(key.decode(), timeout=5)
@@ -220,7 +234,7 @@ def echo_latency(sb: Sandbox, latency_ms: int) -> dict[str, float]:
         child.sendcontrol("c")
     finally:
         child.close(force=True)
-        sb.state.faults = {}
+        sb.set_default_faults({})
     samples.sort()
     return {
         "median_ms": statistics.median(samples),
