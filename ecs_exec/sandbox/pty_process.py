@@ -302,7 +302,8 @@ class Launcher:
                 raise CommandStartError("busybox is not installed on the sandbox host")
             path = self.busybox_path
         else:
-            path = self.host_path
+            # A PATH in the container's environment wins, as in a task definition.
+            path = environment.get("PATH") or self.host_path
         cwd = working_directory or "/"
         if not os.path.isdir(cwd):
             # The container's directory (e.g. /srv/app) rarely exists on the host.
