@@ -216,7 +216,10 @@ def echo_latency(sb: Sandbox, latency_ms: int) -> dict[str, float]:
     env = env_for(sb)
     sb.set_default_faults({"latencyMs": latency_ms} if latency_ms else {})
     child = pexpect.spawn(
-        sys.executable, ["-m", "ecs_exec", *ONE_TASK, "--interactive", "--", "sh"], env=env, timeout=30
+        sys.executable,
+        ["-m", "ecs_exec", *ONE_TASK, "--interactive", "--", "sh"],
+        env=env,
+        timeout=30,
     )
     child.delaybeforesend = None  # pexpect sleeps 50 ms before every send by default
     try:
