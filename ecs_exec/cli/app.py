@@ -48,6 +48,7 @@ HELP = """Open shells and run commands in Amazon ECS containers through ECS Exec
 
 Exec (the default command):
 
+\b
   ecs-exec --cluster C --service-name S --interactive          # a shell
   ecs-exec --cluster C --service-name S -- rails db:migrate:status
   ecs-exec --cluster C --service-name S --pipe 'rails runner -' < job.rb
@@ -77,7 +78,10 @@ def root(
     cluster: Annotated[
         str | None,
         typer.Option(
-            "--cluster", envvar="CLUSTER_NAME", help="Cluster name or ARN [env: CLUSTER_NAME]."
+            "--cluster",
+            envvar="CLUSTER_NAME",
+            show_envvar=False,
+            help="Cluster name or ARN [env: CLUSTER_NAME].",
         ),
     ] = None,
     service: Annotated[
@@ -86,6 +90,7 @@ def root(
             "--service-name",
             "--service",
             envvar="SERVICE_NAME",
+            show_envvar=False,
             help="Service name [env: SERVICE_NAME].",
         ),
     ] = None,
@@ -94,7 +99,12 @@ def root(
     ] = None,
     container: Annotated[
         str | None,
-        typer.Option("--container", envvar="CONTAINER", help="Container name [env: CONTAINER]."),
+        typer.Option(
+            "--container",
+            envvar="CONTAINER",
+            show_envvar=False,
+            help="Container name [env: CONTAINER].",
+        ),
     ] = None,
     interactive: Annotated[
         bool,
@@ -106,7 +116,10 @@ def root(
     ] = None,
     transport: Annotated[
         Transport,
-        typer.Option(help="native: pure Python; plugin: session-manager-plugin; auto: native."),
+        typer.Option(
+            help="native (default): pure Python; plugin: session-manager-plugin; auto: native.",
+            show_default=False,
+        ),
     ] = Transport.native,
     profile: Annotated[str | None, typer.Option(help="AWS profile [env: AWS_PROFILE].")] = None,
     region: Annotated[str | None, typer.Option(help="AWS region [env: AWS_REGION].")] = None,
@@ -166,7 +179,10 @@ def ls(
         typer.Option("--service-name", "--service", help="List this service's tasks."),
     ] = None,
     output: Annotated[
-        OutputFormat, typer.Option("--output", "-o", help="table, or json (stable).")
+        OutputFormat,
+        typer.Option(
+            "--output", "-o", help="table (default), or json (stable).", show_default=False
+        ),
     ] = OutputFormat.table,
 ) -> None:
     """List clusters; a cluster's services; a service's tasks with exec readiness."""
@@ -183,9 +199,13 @@ def sandbox_cmd(
         Path | None,
         typer.Option("--state", help="JSON state file (default: the built-in demo)."),
     ] = None,
-    port: Annotated[int, typer.Option(help="API port on 127.0.0.1 (0: any free port).")] = 0,
+    port: Annotated[
+        int,
+        typer.Option(help="API port on 127.0.0.1 (default 0: any free port).", show_default=False),
+    ] = 0,
     fast: Annotated[
-        bool, typer.Option(help="Switch off the agent's faithful pacing and delays.")
+        bool,
+        typer.Option(help="Switch off the agent's faithful pacing and delays.", show_default=False),
     ] = False,
     frame_log: Annotated[
         Path | None,
