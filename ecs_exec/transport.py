@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import time
 import uuid
@@ -44,6 +43,7 @@ from ecs_exec.ssm import (
     Side,
 )
 from ecs_exec.timing import mark
+from ecs_exec.urls import is_loopback_url
 from ecs_exec.wsbatch import send_messages
 
 logger = logging.getLogger("ecs_exec.transport")
@@ -53,16 +53,6 @@ INPUT_HIGH_WATER = 256 * 1024
 #: How long a dropped session may take to come back before we give up.
 RESUME_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 20.0
-
-
-def is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_stream_url(url: str) -> None:
@@ -75,7 +65,7 @@ def check_stream_url(url: str) -> None:
     if parts.scheme == "wss":
         return
     if parts.scheme == "ws":
-        if is_loopback(url):
+        if is_loopback_url(url):
             return
         raise ConfigurationError(
             f"refusing an unencrypted ws:// stream URL to {parts.hostname}",
@@ -225,7 +215,7 @@ class NativeStream:
                 user_agent_header=f"ecs-exec/{__version__}",
                 # HTTPS_PROXY/HTTP_PROXY are honoured (websockets reads them), but loopback
                 # is never proxied, as gorilla's dialer in the official plugin does.
-                proxy=None if is_loopback(self.session.stream_url) else True,
+                proxy=None if is_loopback_url(self.session.stream_url) else True,
             ),
             timeout=CONNECT_TIMEOUT + 1,
         )

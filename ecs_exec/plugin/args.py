@@ -29,7 +29,6 @@ plugin would answer with "Unknown operation".
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 from collections.abc import Mapping, MutableMapping
@@ -38,6 +37,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ecs_exec.aws.ecs import ExecSession
+from ecs_exec.urls import is_loopback_url
 
 #: Exact texts of the official plugin (``sessionmanagerplugin-main``/``session.go``).
 INSTALL_MESSAGE = (
@@ -193,17 +193,6 @@ def _casefold_keys(obj: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in obj.items():
         folded[key.casefold()] = value
     return folded
-
-
-def is_loopback_url(url: str) -> bool:
-    """Whether ``url`` points at this machine (a sandbox or a test server)."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def ssm_endpoint_for(endpoint: str) -> str | None:

@@ -42,12 +42,12 @@ from ecs_exec.plugin.args import (
     InstallWrapper,
     PrintAndExit,
     StartSession,
-    is_loopback_url,
     parse_argv,
     ssm_endpoint_for,
 )
 from ecs_exec.ssm.channel import CLIENT_VERSION
 from ecs_exec.terminal import Console, write_all
+from ecs_exec.urls import is_loopback_url
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
