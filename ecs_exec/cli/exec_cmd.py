@@ -19,7 +19,12 @@ def run_exec_command(
 ) -> int:
     options = state.options
     if options.get("debug"):
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(name)s: %(message)s")
+        # ecs-exec's own logs only: botocore's DEBUG output includes response bodies, and
+        # ExecuteCommand's carries the session token.
+        logging.basicConfig(
+            level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s"
+        )
+        logging.getLogger("ecs_exec").setLevel(logging.DEBUG)
     console = Console.from_process()
     request, notes = plan_request(
         interactive=interactive,

@@ -145,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``ecs-exec-plugin`` / ``session-manager-plugin``; returns the status."""
     args = list(sys.argv if argv is None else argv)
     if os.environ.get("ECS_EXEC_DEBUG") == "1":
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+        # Not botocore's DEBUG: it logs response bodies, tokens included.
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+        logging.getLogger("ecs_exec").setLevel(logging.DEBUG)
     console = Console.from_process()
     try:
         invocation = parse_argv(args, version=CLIENT_VERSION)
