@@ -82,6 +82,10 @@ class NativeStream:
         clients: AWS clients (SSM for ResumeSession/TerminateSession, KMS for encryption).
         target: the SSM target id, used in the KMS encryption context.
         resume_timeout: how long to keep trying to resume a dropped socket.
+        show_customer_message: put the handshake's CustomerMessage ("This session is
+            encrypted using AWS KMS.") into the output, as the official plugin prints it.
+        refuse_kms: answer a KMS encryption request as failed with this reason (the plugin's
+            legacy 4-argument form); None to call kms:GenerateDataKey.
     """
 
     def __init__(
@@ -91,11 +95,17 @@ class NativeStream:
         clients: AwsClients,
         target: str,
         resume_timeout: float = RESUME_TIMEOUT,
+        show_customer_message: bool = False,
+        refuse_kms: str | None = None,
     ) -> None:
         check_stream_url(session.stream_url)
         self.session = session
         self.clients = clients
         self.resume_timeout = resume_timeout
+        self.show_customer_message = show_customer_message
+        self.refuse_kms = refuse_kms
+        #: channel_closed's Output once the agent has closed the channel, else None.
+        self.closed_output: str | None = None
         self.channel = DataChannel(
             Side.CLIENT,
             session_id=session.session_id,
@@ -243,9 +253,12 @@ class NativeStream:
         elif isinstance(event, SessionStarted):
             self.started = event
             logger.debug("session started: %s", event)
+            if self.show_customer_message and event.customer_message:
+                self._output.put_nowait(f"{event.customer_message}\n".encode())
         elif isinstance(event, EncryptionKeyRequested):
             self._tasks.append(asyncio.ensure_future(self._provide_key(event)))
         elif isinstance(event, ChannelClosed):
+            self.closed_output = event.output
             self._ended = True
             self._drained.set()
             self._output.put_nowait(b"")
@@ -285,6 +298,10 @@ class NativeStream:
         self._process()
 
     async def _provide_key(self, event: EncryptionKeyRequested) -> None:
+        if self.refuse_kms is not None:
+            self.channel.reject_data_key(self.refuse_kms, now=time.time())
+            self._process()
+            return
         loop = asyncio.get_running_loop()
         try:
             key = await loop.run_in_executor(

@@ -133,10 +133,15 @@ def run_session(start: StartSession, console: Console) -> int:
     Raises:
         EcsExecError: the session could not start or was lost.
     """
-    from ecs_exec.plugin.shell import PluginNativeStream, ShellSession
+    from ecs_exec.plugin.shell import LEGACY_KMS_REFUSAL, ShellSession
+    from ecs_exec.transport import NativeStream
 
-    stream = PluginNativeStream(
-        start.session, clients=clients_for(start), target=start.target, legacy=start.legacy
+    stream = NativeStream(
+        start.session,
+        clients=clients_for(start),
+        target=start.target,
+        show_customer_message=True,
+        refuse_kms=LEGACY_KMS_REFUSAL if start.legacy else None,
     )
     return asyncio.run(ShellSession(stream, console, start.session.session_id).run())
 

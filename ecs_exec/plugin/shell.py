@@ -24,14 +24,10 @@ import asyncio
 import contextlib
 import signal
 import termios
-import time
 from collections.abc import Iterator
 from typing import Any
 
-from ecs_exec.aws.ecs import ExecSession
-from ecs_exec.aws.session import AwsClients
 from ecs_exec.errors import ConnectionLostError, EcsExecError, TerminalError
-from ecs_exec.ssm import ChannelClosed, EncryptionKeyRequested, SessionStarted
 from ecs_exec.stdio import OutputWriter, StdinReader
 from ecs_exec.terminal import FALLBACK_SIZE, Console, window_size, write_all
 from ecs_exec.transport import NativeStream
@@ -62,47 +58,6 @@ def ending_text(session_id: str, output: str) -> bytes:
     if output:
         return f"\n\nSessionId: {session_id} : {output}\n\n".encode()
     return f"\n\nExiting session with sessionId: {session_id}.\n\n".encode()
-
-
-class PluginNativeStream(NativeStream):
-    """``NativeStream`` plus what the plugin shows and refuses.
-
-    Adds the handshake's CustomerMessage to the output in order (the plugin prints it with a
-    newline, e.g. "This session is encrypted using AWS KMS."), keeps ``channel_closed``'s
-    Output for the end line, and refuses KMS encryption for a legacy invocation.
-
-    Args:
-        session: the session to open.
-        clients: SSM (resume, terminate) and KMS clients.
-        target: the SSM target id (KMS encryption context).
-        legacy: the 4-argument form; KMS encryption is answered as failed.
-    """
-
-    def __init__(
-        self, session: ExecSession, *, clients: AwsClients, target: str, legacy: bool = False
-    ) -> None:
-        super().__init__(session, clients=clients, target=target)
-        self.legacy = legacy
-        self.closed_output: str | None = None
-
-    @property
-    def ended(self) -> bool:
-        """The agent closed the channel (``channel_closed`` arrived)."""
-        return self.closed_output is not None
-
-    def _dispatch(self, event: object) -> None:
-        if isinstance(event, ChannelClosed):
-            self.closed_output = event.output
-        super()._dispatch(event)
-        if isinstance(event, SessionStarted) and event.customer_message:
-            self._output.put_nowait(f"{event.customer_message}\n".encode())
-
-    async def _provide_key(self, event: EncryptionKeyRequested) -> None:
-        if not self.legacy:
-            await super()._provide_key(event)
-            return
-        self.channel.reject_data_key(LEGACY_KMS_REFUSAL, now=time.time())
-        self._process()
 
 
 @contextlib.contextmanager
@@ -149,7 +104,7 @@ class ShellSession:
         session_id: for the banners.
     """
 
-    def __init__(self, stream: PluginNativeStream, console: Console, session_id: str) -> None:
+    def __init__(self, stream: NativeStream, console: Console, session_id: str) -> None:
         self.stream = stream
         self.console = console
         self.session_id = session_id
@@ -180,7 +135,7 @@ class ShellSession:
             finished = True
             return code
         finally:
-            await stream.close(terminate=not (finished and stream.ended))
+            await stream.close(terminate=not (finished and stream.closed_output is not None))
 
     async def _pump(self) -> int:
         loop = asyncio.get_running_loop()
@@ -274,7 +229,7 @@ class ShellSession:
             for task in (input_task, output_task, *pending):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-            if stream.ended:
+            if stream.closed_output is not None:
                 with contextlib.suppress(OSError):
                     await stdout.write(ending_text(self.session_id, stream.closed_output or ""))
             with contextlib.suppress(OSError):
