@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import pexpect
 import pytest
@@ -99,6 +100,24 @@ def test_gateway_pty_interactive_pipe_bash(fast_sandbox, env_for, interactive):
             child.sendline("echo hi-$((1+1))")
             child.expect_exact("hi-2")
             child.sendeof()
+        child.expect(pexpect.EOF, timeout=15)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+
+
+def test_ctrl_z_and_ctrl_backslash_reach_the_remote_as_bytes(fast_sandbox, env_for):
+    """Raw mode: ^Z and ^\\ are not local signals; the remote sees the bytes themselves."""
+    child = spawn(env_for(fast_sandbox), *WEB, "--interactive", "--", "sh")
+    try:
+        child.sendline("PS1='PROMPT$ '")
+        child.expect_exact("PROMPT$ ")
+        child.sendline("stty raw -echo; head -c 3 | od -An -tx1; stty sane")
+        time.sleep(1.0)  # let stty raw take effect before the control bytes arrive
+        child.send(b"\x1a\x1c\x03")
+        child.expect(r"1a 1c 03")
+        child.expect_exact("PROMPT$ ")
+        child.sendline("exit 0")
         child.expect(pexpect.EOF, timeout=15)
     finally:
         child.close()
