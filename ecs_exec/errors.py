@@ -19,6 +19,7 @@
     │   │   └── RemoteProtocolError   the agent sent invalid data (bad digest, decrypt failure)
     │   ├── HandshakeError            the session-type or KMS handshake failed
     │   ├── ConnectionLostError       the websocket dropped and could not be resumed in time
+    │   ├── TaskStoppedError          the task stopped while the session ran
     │   ├── RemoteSetupError          the container lacks what the remote framing needs
     │   └── InvalidStateError         misuse of a channel in the wrong state
     ├── PluginError                 the session-manager-plugin binary is missing or failed
@@ -173,6 +174,10 @@ class ConnectionLostError(SessionError):
     """The websocket dropped and the session could not be resumed within the bound."""
 
 
+class TaskStoppedError(SessionError):
+    """The task stopped during the session (the agent dies with it and says nothing)."""
+
+
 class RemoteSetupError(SessionError):
     """The container lacks a tool the remote framing needs (named in the message)."""
 
@@ -211,6 +216,7 @@ __all__ = [
     "SessionError",
     "TargetNotConnectedError",
     "TargetNotFoundError",
+    "TaskStoppedError",
     "TerminalError",
     "ThrottledError",
     "UsageError",

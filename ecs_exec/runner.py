@@ -9,18 +9,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from dataclasses import dataclass
 
 from ecs_exec.aws.ecs import EcsApi, ExecSession
 from ecs_exec.aws.resolve import ExecTarget, Resolver, TargetSpec, TaskPicker
 from ecs_exec.aws.session import AwsClients
-from ecs_exec.errors import ExitStatus, UsageError
+from ecs_exec.errors import EcsExecError, ExitStatus, TaskStoppedError, UsageError
 from ecs_exec.stream import RemoteStream
 from ecs_exec.terminal import Console
 from ecs_exec.timing import dump as dump_timings, mark
 
 logger = logging.getLogger("ecs_exec.runner")
+
+#: How often a running session checks that its task is still running. When a task stops,
+#: the agent dies with it and the service keeps the socket open until its 20-minute idle
+#: timeout, so without this a session would hang that long. ECS_EXEC_TASK_POLL overrides it.
+TASK_POLL_SECONDS = 10.0
 
 #: The shell a session gets when no command is given: bash where the image has it, else sh.
 DEFAULT_SHELL = (
@@ -188,6 +194,32 @@ async def open_stream(
     return native
 
 
+async def watch_task(api: EcsApi, target: ExecTarget, interval: float) -> None:
+    """Return never; raise TaskStoppedError once the task is no longer running.
+
+    Raises:
+        TaskStoppedError: the task is stopping or gone.
+    """
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            found = await loop.run_in_executor(
+                None, api.describe_tasks, target.cluster, [target.task.arn]
+            )
+        except EcsExecError as exc:  # a throttled or failed check must not end a session
+            logger.debug("task check failed: %s", exc)
+            continue
+        task = found[0] if found else None
+        if task is None or task.stopping:
+            why = f": {task.stopped_reason}" if task is not None and task.stopped_reason else ""
+            raise TaskStoppedError(
+                f"task {target.task.id} stopped during the session{why}",
+                hint="the remote command ended with its container; start a new session "
+                "on a running task",
+            )
+
+
 async def _run_session(
     clients: AwsClients,
     target: ExecTarget,
@@ -218,27 +250,43 @@ async def _run_session(
     stream = await open_stream(clients, target, session, request)
     mark("stream_open")
     finished = False
+    if mode == "interactive":
+        work = run_interactive(stream, console, marker=ExitMarkerFilter(nonce))
+    else:
+        work = run_oneoff(
+            stream,
+            console,
+            decoder=StreamDecoder(nonce),
+            encoder=StdinEncoder(mode="base64" if request.transport == "plugin" else "raw"),
+            attach_stdin=request.attach_stdin,
+            noise_to_stderr=request.transport != "plugin",
+        )
+    session_task = asyncio.ensure_future(work)
+    interval = float(os.environ.get("ECS_EXEC_TASK_POLL") or TASK_POLL_SECONDS)
+    watcher = asyncio.ensure_future(
+        watch_task(EcsApi(clients.ecs, profile=clients.settings.profile), target, interval)
+    )
     try:
-        if mode == "interactive":
-            code = await run_interactive(stream, console, marker=ExitMarkerFilter(nonce))
-        else:
-            code = await run_oneoff(
-                stream,
-                console,
-                decoder=StreamDecoder(nonce),
-                encoder=StdinEncoder(mode="base64" if request.transport == "plugin" else "raw"),
-                attach_stdin=request.attach_stdin,
-                noise_to_stderr=request.transport != "plugin",
-            )
+        await asyncio.wait({session_task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if watcher.done() and not session_task.done():
+            session_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await session_task
+            watcher.result()  # raises TaskStoppedError
+        code = session_task.result()
         finished = True
         return code
     except asyncio.CancelledError:
+        session_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await session_task
         if interrupted:
             return (
                 128 + interrupted[0] if interrupted[0] != signal.SIGINT else ExitStatus.INTERRUPTED
             )
         raise
     finally:
+        watcher.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(stream.close(terminate=not finished), timeout=10)
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

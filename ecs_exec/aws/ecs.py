@@ -82,6 +82,7 @@ class Task:
     started_at: datetime | None = None
     launch_type: str | None = None
     platform_version: str | None = None
+    stopped_reason: str | None = None
 
     @property
     def id(self) -> str:
@@ -328,4 +329,5 @@ def _task(data: Any) -> Task:
         started_at=data.get("startedAt"),
         launch_type=data.get("launchType"),
         platform_version=data.get("platformVersion"),
+        stopped_reason=data.get("stoppedReason"),
     )

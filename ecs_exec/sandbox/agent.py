@@ -175,6 +175,8 @@ class AgentSession:
         self.last_activity = time.monotonic()
         self._connected = asyncio.Event()
         self._receive_lock = asyncio.Lock()
+        #: Stopped with its task: reads and ignores the client's frames, sends nothing.
+        self.silent = False
         self._handshake_done = asyncio.Event()
         self._utf8 = AgentUtf8() if options.utf8_mangling else None
         self._timer: asyncio.TimerHandle | None = None
@@ -220,6 +222,8 @@ class AgentSession:
         try:
             async for frame in link.frames():
                 if self.finished.is_set():
+                    if self.silent:
+                        continue  # a dead agent: the service keeps the socket, nobody answers
                     break
                 self.last_activity = time.monotonic()
                 if isinstance(frame, bytes):
@@ -459,15 +463,19 @@ class AgentSession:
             self.process.kill()
             self.process.close()
 
-    async def terminate(self, *, notify_client: bool) -> None:
+    async def terminate(self, *, notify_client: bool, keep_open: bool = False) -> None:
         """TerminateSession, StopTask, idle timeout or sandbox shutdown: kill the process group.
 
         Args:
-            notify_client: send ``channel_closed`` (TerminateSession); False drops the socket
-                with no message (StopTask: the agent dies with the container).
+            notify_client: send ``channel_closed`` (TerminateSession); False ends with no
+                message.
+            keep_open: leave the socket open and silent (StopTask: the agent dies with the
+                container, and the service keeps the client connected until its idle
+                timeout, ssm-agent.md "End"); False drops it.
         """
         if self.finished.is_set():
             return
+        self.silent = keep_open and not notify_client
         self.finished.set()
         if self._main is not None and self._main is not asyncio.current_task():
             self._main.cancel()
@@ -487,7 +495,7 @@ class AgentSession:
             self._send(channel.data_to_send())
             await link.flush(1.0)
             await link.close()
-        else:
+        elif not self.silent:
             link.abort("session terminated")
 
 

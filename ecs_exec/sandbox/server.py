@@ -152,8 +152,11 @@ class _AgentServer:
         with self.state.lock:
             task = next((t for t in self.state.tasks if t.task_arn == session.task_arn), None)
             stopped = task is not None and task.desired_status == "STOPPED"
-        # StopTask: the agent dies with the container, no channel_closed (ssm-agent.md, End).
-        ending = asyncio.ensure_future(agent.terminate(notify_client=not stopped))
+        # StopTask: the agent dies with the container, no channel_closed, and the client's
+        # socket stays open until the service's idle timeout (ssm-agent.md, End).
+        ending = asyncio.ensure_future(
+            agent.terminate(notify_client=not stopped, keep_open=stopped)
+        )
         self._background.add(ending)
         ending.add_done_callback(self._background.discard)
 
