@@ -12,14 +12,18 @@ import logging
 import os
 import signal
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ecs_exec.aws.ecs import EcsApi, ExecSession
 from ecs_exec.aws.resolve import ExecTarget, Resolver, TargetSpec, TaskPicker
 from ecs_exec.aws.session import AwsClients
-from ecs_exec.errors import EcsExecError, ExitStatus, TaskStoppedError, UsageError
+from ecs_exec.errors import ConfigurationError, EcsExecError, TaskStoppedError, UsageError
 from ecs_exec.stream import RemoteStream
 from ecs_exec.terminal import Console
 from ecs_exec.timing import dump as dump_timings, mark
+
+if TYPE_CHECKING:
+    from ecs_exec.remote.command import StdinMode
 
 logger = logging.getLogger("ecs_exec.runner")
 
@@ -56,6 +60,14 @@ class ExecRequest:
     attach_stdin: bool
     transport: str = "native"
     quiet: bool = False
+
+    @property
+    def stdin_framing(self) -> StdinMode:
+        """How stdin travels: raw over the 8-bit-clean native channel, base64 through the
+        plugin's terminal, or not at all."""
+        if not self.attach_stdin:
+            return "none"
+        return "base64" if self.transport == "plugin" else "raw"
 
 
 def plan_request(
@@ -121,7 +133,8 @@ def run_exec(
     from ecs_exec.remote import new_nonce
 
     nonce = new_nonce()
-    command, mode = _build_command(request, nonce)
+    poll = task_poll_seconds()
+    command = _build_command(request, nonce)
     session = api.execute_command(
         cluster=target.cluster,
         task_arn=target.task.arn,
@@ -131,7 +144,9 @@ def run_exec(
     mark("execute_command")
     logger.debug("session %s to %s", session.session_id, target.ssm_target)
     try:
-        return asyncio.run(_run_session(clients, target, session, request, console, nonce, mode))
+        return asyncio.run(
+            _run_session(clients, api, target, session, request, console, nonce, poll)
+        )
     finally:
         mark("end")
         dump_timings()
@@ -154,19 +169,14 @@ def _prefetch_session_modules() -> None:
     threading.Thread(target=load, name="ecs-exec-prefetch", daemon=True).start()
 
 
-def _build_command(request: ExecRequest, nonce: str) -> tuple[str, str]:
+def _build_command(request: ExecRequest, nonce: str) -> str:
     from ecs_exec.remote import build_interactive_command, build_oneoff_command
-    from ecs_exec.remote.command import StdinMode
 
     if request.interactive:
-        return build_interactive_command(request.argv, nonce=nonce), "interactive"
-    stdin_mode: StdinMode = "base64" if request.transport == "plugin" else "raw"
-    if not request.attach_stdin:
-        stdin_mode = "none"
+        return build_interactive_command(request.argv, nonce=nonce)
     argv = request.argv or DEFAULT_SHELL
-    return (
-        build_oneoff_command(list(argv), nonce=nonce, stdin_mode=stdin_mode, compress=True),
-        "oneoff",
+    return build_oneoff_command(
+        list(argv), nonce=nonce, stdin_mode=request.stdin_framing, compress=True
     )
 
 
@@ -192,6 +202,27 @@ async def open_stream(
     native = NativeStream(session, clients=clients, target=target.ssm_target)
     await native.start()
     return native
+
+
+def task_poll_seconds() -> float:
+    """The task-check interval, from ECS_EXEC_TASK_POLL or the default.
+
+    Raises:
+        ConfigurationError: the variable is not a positive number.
+    """
+    raw = os.environ.get("ECS_EXEC_TASK_POLL")
+    if not raw:
+        return TASK_POLL_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise ConfigurationError(
+            f"ECS_EXEC_TASK_POLL='{raw}' is not a positive number of seconds",
+            hint="unset it for the default of 10 seconds",
+        )
+    return value
 
 
 async def watch_task(api: EcsApi, target: ExecTarget, interval: float) -> None:
@@ -222,12 +253,13 @@ async def watch_task(api: EcsApi, target: ExecTarget, interval: float) -> None:
 
 async def _run_session(
     clients: AwsClients,
+    api: EcsApi,
     target: ExecTarget,
     session: ExecSession,
     request: ExecRequest,
     console: Console,
     nonce: str,
-    mode: str,
+    poll: float,
 ) -> int:
     from ecs_exec.modes.interactive import run_interactive
     from ecs_exec.modes.oneoff import run_oneoff
@@ -250,22 +282,19 @@ async def _run_session(
     stream = await open_stream(clients, target, session, request)
     mark("stream_open")
     finished = False
-    if mode == "interactive":
+    if request.interactive:
         work = run_interactive(stream, console, marker=ExitMarkerFilter(nonce))
     else:
         work = run_oneoff(
             stream,
             console,
             decoder=StreamDecoder(nonce),
-            encoder=StdinEncoder(mode="base64" if request.transport == "plugin" else "raw"),
+            encoder=StdinEncoder(mode="base64" if request.stdin_framing == "base64" else "raw"),
             attach_stdin=request.attach_stdin,
             noise_to_stderr=request.transport != "plugin",
         )
     session_task = asyncio.ensure_future(work)
-    interval = float(os.environ.get("ECS_EXEC_TASK_POLL") or TASK_POLL_SECONDS)
-    watcher = asyncio.ensure_future(
-        watch_task(EcsApi(clients.ecs, profile=clients.settings.profile), target, interval)
-    )
+    watcher = asyncio.ensure_future(watch_task(api, target, poll))
     try:
         await asyncio.wait({session_task, watcher}, return_when=asyncio.FIRST_COMPLETED)
         if watcher.done() and not session_task.done():
@@ -281,9 +310,7 @@ async def _run_session(
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await session_task
         if interrupted:
-            return (
-                128 + interrupted[0] if interrupted[0] != signal.SIGINT else ExitStatus.INTERRUPTED
-            )
+            return 128 + interrupted[0]  # 130 for SIGINT (ExitStatus.INTERRUPTED), as shells do
         raise
     finally:
         watcher.cancel()

@@ -47,6 +47,10 @@ class Console:
     def stdout_isatty(self) -> bool:
         return _isatty(self.stdout_fd)
 
+    @property
+    def stderr_isatty(self) -> bool:
+        return _isatty(self.stderr_fd)
+
     def get_size(self) -> tuple[int, int]:
         """(cols, rows) of the terminal on stdout, stdin or stderr; the fallback if none."""
         for fd in (self.stdout_fd, self.stdin_fd, self.stderr_fd):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ecs_exec.aws._errors import map_aws_errors
+from ecs_exec.aws.cache import cache_dir
 from ecs_exec.errors import TargetNotFoundError
 
 if TYPE_CHECKING:
@@ -139,11 +140,6 @@ def _batches(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
         yield items[start : start + size]
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "ecs-exec" / "task-definitions"
-
-
 class EcsApi:
     """The ECS calls ecs-exec makes, returning dataclasses.
 
@@ -253,7 +249,7 @@ class EcsApi:
 
     def _cache_file(self, arn: str) -> Path:
         safe = arn.replace(":", "_").replace("/", "_")
-        return _cache_dir() / f"{safe}.json"
+        return cache_dir() / "task-definitions" / f"{safe}.json"
 
     def _read_cache(self, arn: str) -> tuple[ContainerDefinition, ...] | None:
         if not self.cache_task_definitions:

@@ -17,6 +17,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ecs_exec.aws.cache import cache_dir
+
 #: Every ECS operation ecs-exec's client calls.
 ECS_OPERATIONS = (
     "ListClusters",
@@ -33,11 +35,10 @@ ECS_OPERATIONS = (
 def cache_root() -> Path:
     import botocore
 
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     # The operation list is part of the key, so a release that calls more operations never
     # reads a copy trimmed for an older list.
     ops = hashlib.sha256(",".join(ECS_OPERATIONS).encode()).hexdigest()[:8]
-    return Path(base) / "ecs-exec" / f"botocore-{botocore.__version__}-{ops}"
+    return cache_dir() / f"botocore-{botocore.__version__}-{ops}"
 
 
 def trimmed_model(model: dict[str, Any], operations: tuple[str, ...]) -> dict[str, Any]:

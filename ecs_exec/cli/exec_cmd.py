@@ -38,7 +38,8 @@ def run_exec_command(
         for note in notes:
             sys.stderr.write(f"ecs-exec: note: {note}\n")
     picker = None
-    if console.stdin_isatty and Console(2, 2, 2).stdin_isatty:
+    # The picker reads keys from stdin and draws on stderr: both must be terminals.
+    if console.stdin_isatty and console.stderr_isatty:
         from ecs_exec.picker import pick_task
 
         picker = pick_task

@@ -183,3 +183,10 @@ def test_env_defaults_and_flag_wins(api, tmp_path):
     result = run_cli(["--endpoint-url", api.url, "--cluster", "demo", "ls", "-o", "json"], env)
     assert result.code == 0, result.err
     assert '"service": "web"' in result.out
+
+
+def test_bad_task_poll_interval(api, tmp_path):
+    env = clean_env(tmp_path, ECS_EXEC_TASK_POLL="soon")
+    args = ["--endpoint-url", api.url, "--cluster", "demo", "--service-name", "web", "--", "true"]
+    check(run_cli(args, env), TOOL, "ECS_EXEC_TASK_POLL='soon'")
+    assert api.log.counts()["ExecuteCommand"] == 0  # refused before any session starts
