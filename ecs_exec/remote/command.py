@@ -54,7 +54,12 @@ Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and b
      during the agent's 1 s initial wait, but at most 2 others (up to ~1.2 MB each). With the
      32 chunk files that bounds the disk used per stream to about 7 MB.
 
-7. Wait for the encoders, stop the stdin reader, print ``X<status>`` and exit with it.
+7. Wait for the encoders, stop the stdin reader, print ``X<status>``, pause 0.3 s and exit
+   with it. The pause matters: the script is the session leader of the PTY, and when it
+   exits the kernel hangs the terminal up, and a pty hangup flushes output the reader has not
+   read yet (``pty_flush_buffer``), so a record written just before exiting could vanish.
+   The client stops at the exit record, so nobody waits for the pause. The interactive
+   wrapper pauses after its exit marker for the same reason.
 
 The records are described in :mod:`ecs_exec.remote.decoder`.
 """
@@ -208,6 +213,7 @@ fi
 wait $o $q $g $h
 [ -z "$p" ] || kill $p 2>/dev/null
 r "X$s"
+sleep 0.3 2>/dev/null
 exit $s
 """
 
@@ -221,6 +227,7 @@ fi
 "$@"
 s=$?
 printf '\033]7770;%s;%d\007' "$n" "$s"
+sleep 0.3 2>/dev/null
 exit $s
 """
 
