@@ -41,8 +41,8 @@ ONE_TASK = ["--cluster", "demo", "--task", "0b3c9d7e5f1a4b2c8d6e0f9a7b5c3d11", "
 CHANNEL_CLIENT = r"""
 import asyncio, json, os, resource, sys, time
 from ecs_exec.aws.ecs import EcsApi
-from ecs_exec.aws.session import AwsClients, AwsSettings
-from ecs_exec.transport import NativeStream
+from ecs_exec.aws.clients import AwsClients, AwsSettings
+from ecs_exec.transports.native import NativeStream
 
 direction, size, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 clients = AwsClients(AwsSettings(region="us-east-1", endpoint_url=os.environ["AWS_ENDPOINT_URL"]))

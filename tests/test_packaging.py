@@ -33,8 +33,8 @@ def test_wheel_builds_and_runs(tmp_path: Path) -> None:
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         scripts = archive.read(entry_points).decode()
     assert "ecs-exec = ecs_exec.cli:main" in scripts
-    assert "ecs-exec-plugin = ecs_exec.plugin.main:main" in scripts
-    assert "ecs_exec/ssm/channel.py" in names
+    assert "ecs-exec-plugin = ecs_exec.dropin.main:main" in scripts
+    assert "ecs_exec/datachannel/channel.py" in names
     assert not any(n.startswith("tests/") for n in names)
     # A pure-Python wheel is importable as it is: run the CLI from it.
     out = subprocess.run(

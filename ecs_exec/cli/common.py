@@ -7,8 +7,8 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ecs_exec.aws.clients import AwsClients, AwsSettings
 from ecs_exec.aws.resolve import TargetSpec
-from ecs_exec.aws.session import AwsClients, AwsSettings
 from ecs_exec.errors import ConfigurationError
 
 if TYPE_CHECKING:

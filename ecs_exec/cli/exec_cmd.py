@@ -7,8 +7,8 @@ import sys
 from typing import TYPE_CHECKING
 
 from ecs_exec.cli.common import aws_clients, target_spec
-from ecs_exec.runner import plan_request, run_exec
-from ecs_exec.terminal import Console
+from ecs_exec.local.terminal import Console
+from ecs_exec.session.runner import plan_request, run_exec
 
 if TYPE_CHECKING:
     from ecs_exec.cli.app import CliState
@@ -40,7 +40,7 @@ def run_exec_command(
     picker = None
     # The picker reads keys from stdin and draws on stderr: both must be terminals.
     if console.stdin_isatty and console.stderr_isatty:
-        from ecs_exec.picker import pick_task
+        from ecs_exec.local.picker import pick_task
 
         picker = pick_task
     with aws_clients(state) as clients:

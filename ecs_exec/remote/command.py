@@ -5,7 +5,7 @@ sends no exit status. So a one-off command is wrapped as::
 
     sh -c '<ONEOFF_SCRIPT>' ecs-exec <nonce> <r|b|n> <z|-> <argv...>
 
-with every word quoted by :func:`ecs_exec.shlexgo.quote`, so the script receives the user's
+with every word quoted by :func:`ecs_exec.remote.shlexgo.quote`, so the script receives the user's
 argv exactly (``"$@"``) without any shell re-parsing it.
 
 Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and busybox ash):
@@ -71,8 +71,8 @@ import secrets
 from collections.abc import Sequence
 from typing import Literal
 
-from ecs_exec import shlexgo
 from ecs_exec.errors import RemoteSetupError
+from ecs_exec.remote import shlexgo
 
 StdinMode = Literal["raw", "base64", "none"]
 

@@ -32,11 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ecs_exec.sandbox import kmsfake
-from ecs_exec.sandbox.faults import FaultState, FrameLog, Link
-from ecs_exec.sandbox.pty_process import CommandStartError, Launcher, PtyProcess
-from ecs_exec.sandbox.state import ExecSession, SessionRegistry, SessionStatus
-from ecs_exec.ssm import (
+from ecs_exec.datachannel import (
     DataChannel,
     DataKeyReceived,
     HandshakeCompleted,
@@ -47,6 +43,10 @@ from ecs_exec.ssm import (
     State,
     TerminalResized,
 )
+from ecs_exec.sandbox import kmsfake
+from ecs_exec.sandbox.faults import FaultState, FrameLog, Link
+from ecs_exec.sandbox.pty_process import CommandStartError, Launcher, PtyProcess
+from ecs_exec.sandbox.state import ExecSession, SessionRegistry, SessionStatus
 
 logger = logging.getLogger("ecs_exec.sandbox.agent")
 

@@ -51,8 +51,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ecs_exec.ssm.message import MalformedMessage, MessageType, decode
-from ecs_exec.wsbatch import send_messages
+from ecs_exec.datachannel.message import MalformedMessage, MessageType, decode
+from ecs_exec.transports.wsbatch import send_messages
 
 logger = logging.getLogger("ecs_exec.sandbox.faults")
 

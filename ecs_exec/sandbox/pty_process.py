@@ -25,7 +25,7 @@ import termios
 import time
 from collections.abc import Mapping
 
-from ecs_exec import shlexgo
+from ecs_exec.remote import shlexgo
 
 logger = logging.getLogger("ecs_exec.sandbox.pty")
 

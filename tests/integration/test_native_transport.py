@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from ecs_exec.aws.clients import AwsClients, AwsSettings
 from ecs_exec.aws.ecs import EcsApi
 from ecs_exec.aws.resolve import ExecTarget, Resolver, TargetSpec
-from ecs_exec.aws.session import AwsClients, AwsSettings
 from ecs_exec.errors import ConnectionLostError
 from ecs_exec.sandbox import demo
 from ecs_exec.sandbox.server import Sandbox, running_sandbox
-from ecs_exec.transport import NativeStream
+from ecs_exec.transports.native import NativeStream
 
 SIZE = 20 * 1024 * 1024
 

@@ -19,7 +19,8 @@ import boto3
 import pexpect
 import pytest
 
-from ecs_exec.plugin.args import (
+from ecs_exec.datachannel.channel import CLIENT_VERSION
+from ecs_exec.dropin.args import (
     INSTALL_MESSAGE,
     ArgvError,
     PrintAndExit,
@@ -27,10 +28,9 @@ from ecs_exec.plugin.args import (
     parse_argv,
     ssm_endpoint_for,
 )
-from ecs_exec.plugin.main import clients_for
+from ecs_exec.dropin.main import clients_for
 from ecs_exec.sandbox.demo import SECURE_API_READY, WEB_READY_1
 from ecs_exec.sandbox.server import Sandbox, running_sandbox
-from ecs_exec.ssm.channel import CLIENT_VERSION
 
 BIN = Path(sys.executable).parent
 DROPIN = str(BIN / "ecs-exec-plugin")
@@ -232,7 +232,7 @@ def test_install_wrapper_and_module_entry_point(tmp_path):
     ran = subprocess.run([str(wrapper)], capture_output=True, env=env, cwd="/", check=False)
     assert (ran.returncode, ran.stdout) == (0, INSTALL_MESSAGE.encode())
     module = subprocess.run(
-        [sys.executable, "-m", "ecs_exec.plugin", "--version"], capture_output=True, check=False
+        [sys.executable, "-m", "ecs_exec.dropin", "--version"], capture_output=True, check=False
     )
     assert module.stdout == f"{CLIENT_VERSION}\n".encode()
     missing = run_plugin(["--install-as-session-manager-plugin", str(tmp_path / "nope")])

@@ -21,11 +21,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from ecs_exec.sandbox.agent import AgentOptions, AgentUtf8
-from ecs_exec.sandbox.busybox import find_busybox
-from ecs_exec.sandbox.demo import SECURE_API_READY, WEB_READY_1, WORKER_READY
-from ecs_exec.sandbox.server import Sandbox, running_sandbox
-from ecs_exec.ssm import (
+from ecs_exec.datachannel import (
     ChannelClosed,
     DataChannel,
     EncryptionKeyRequested,
@@ -36,6 +32,10 @@ from ecs_exec.ssm import (
     Side,
     decode,
 )
+from ecs_exec.sandbox.agent import AgentOptions, AgentUtf8
+from ecs_exec.sandbox.busybox import find_busybox
+from ecs_exec.sandbox.demo import SECURE_API_READY, WEB_READY_1, WORKER_READY
+from ecs_exec.sandbox.server import Sandbox, running_sandbox
 from tests.conftest import pid_alive
 
 TIMEOUT = 15.0

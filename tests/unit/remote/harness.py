@@ -1,7 +1,7 @@
 """A local stand-in for the SSM agent's command execution, for testing the remote framing.
 
 What it reproduces (see /work/shared/ssm-agent.md): the ``command`` string is split with
-google/shlex rules (:func:`ecs_exec.shlexgo.split`) and exec'd with no shell, as a session
+google/shlex rules (:func:`ecs_exec.remote.shlexgo.split`) and exec'd with no shell, as a session
 leader in a fresh PTY that is its controlling terminal, with ``TERM=xterm-256color`` and
 ``LANG=C.UTF-8``. Output is read from the master in chunks of at most 1024 bytes and passed
 through the agent's UTF-8 handling (:class:`AgentUtf8`). Input is written to the master.
@@ -24,7 +24,6 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ecs_exec import shlexgo
 from ecs_exec.remote import (
     Event,
     Exited,
@@ -38,6 +37,7 @@ from ecs_exec.remote import (
     StreamDecoder,
     build_oneoff_command,
     new_nonce,
+    shlexgo,
 )
 
 AGENT_READ_SIZE = 1024  # StreamDataPayloadSize in the agent's shell plugin

@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ecs_exec import shlexgo
-from ecs_exec.remote import build_interactive_command, build_oneoff_command, new_nonce, setup_error
+from ecs_exec.remote import (
+    build_interactive_command,
+    build_oneoff_command,
+    new_nonce,
+    setup_error,
+    shlexgo,
+)
 from ecs_exec.remote.command import (
     FRAME_CHUNKS,
     INTERACTIVE_SCRIPT,

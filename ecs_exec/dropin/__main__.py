@@ -1,0 +1,10 @@
+"""``python -m ecs_exec.dropin``: the session-manager-plugin drop-in (see ``main``)."""
+
+from __future__ import annotations
+
+import sys
+
+from ecs_exec.dropin.main import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,3 +1,0 @@
-"""Session modes: interactive terminal and one-off commands, over any RemoteStream."""
-
-from __future__ import annotations

@@ -1,0 +1,94 @@
+"""Interactive sessions: the local terminal in raw mode, wired to the remote PTY.
+
+Ctrl-C, Ctrl-Z and Ctrl-\\ travel as bytes (raw mode), the size goes out at once and on
+every SIGWINCH, and the remote shell's exit status comes back through the exit marker the
+wrapper prints (ECS Exec itself never reports it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+from ecs_exec.errors import RemoteProtocolError
+from ecs_exec.local.stdio import OutputWriter, StdinReader
+from ecs_exec.local.terminal import Console, raw_mode
+from ecs_exec.remote import ExitMarkerFilter
+from ecs_exec.transports.base import RemoteStream
+
+
+async def run_interactive(
+    stream: RemoteStream, console: Console, *, marker: ExitMarkerFilter
+) -> int:
+    """Run until the remote shell exits; return its exit status.
+
+    Raises:
+        RemoteProtocolError: the session ended without the exit marker.
+    """
+    loop = asyncio.get_running_loop()
+    stdout = OutputWriter(console.stdout_fd)
+    exit_code: int | None = None
+
+    async def send_size() -> None:
+        cols, rows = console.get_size()
+        await stream.resize(cols, rows)
+
+    resizes: set[asyncio.Future[None]] = set()
+
+    def on_winch() -> None:
+        future = asyncio.ensure_future(send_size())
+        resizes.add(future)
+        future.add_done_callback(resizes.discard)
+
+    async def pump_output() -> None:
+        nonlocal exit_code
+        while True:
+            data = await stream.receive()
+            if not data:
+                tail = marker.flush()
+                if tail:
+                    await stdout.write(tail)
+                return
+            shown = marker.feed(data)
+            if shown:
+                await stdout.write(shown)
+            if marker.exit_code is not None:
+                exit_code = marker.exit_code
+                return
+
+    async def pump_input() -> None:
+        reader = StdinReader(console.stdin_fd, read_size=4096)
+        try:
+            async for chunk in reader:
+                await stream.send(chunk)
+        finally:
+            reader.stop()
+
+    with raw_mode(console.stdin_fd):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGWINCH, on_winch)
+        await send_size()
+        output_task = asyncio.ensure_future(pump_output())
+        input_task = asyncio.ensure_future(pump_input())
+        try:
+            done, _ = await asyncio.wait(
+                {output_task, input_task}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if input_task in done and output_task not in done:
+                # Local stdin ended (a gateway closed it): let the remote finish what it has.
+                await output_task
+            await output_task
+        finally:
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(signal.SIGWINCH)
+            input_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await input_task
+            await stdout.close()
+    if exit_code is None:
+        raise RemoteProtocolError(
+            "the session ended without reporting the shell's exit status",
+            hint="the container may have stopped or the session was terminated",
+        )
+    return exit_code

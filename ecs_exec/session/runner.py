@@ -1,0 +1,321 @@
+"""Exec, end to end: resolve the target, call ExecuteCommand, run a mode over a transport.
+
+Knows nothing of typer: the CLI builds an ``ExecRequest`` and a ``Console`` and calls
+``run_exec``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ecs_exec.aws.clients import AwsClients
+from ecs_exec.aws.ecs import EcsApi, ExecSession
+from ecs_exec.aws.resolve import ExecTarget, Resolver, TargetSpec, TaskPicker
+from ecs_exec.errors import ConfigurationError, EcsExecError, TaskStoppedError, UsageError
+from ecs_exec.local.terminal import Console
+from ecs_exec.timing import dump as dump_timings, mark
+from ecs_exec.transports.base import RemoteStream
+
+if TYPE_CHECKING:
+    from ecs_exec.remote.command import StdinMode
+
+logger = logging.getLogger("ecs_exec.session.runner")
+
+#: How often a running session checks that its task is still running. When a task stops,
+#: the agent dies with it and the service keeps the socket open until its 20-minute idle
+#: timeout, so without this a session would hang that long. ECS_EXEC_TASK_POLL overrides it.
+TASK_POLL_SECONDS = 10.0
+
+#: The shell a session gets when no command is given: bash where the image has it, else sh.
+DEFAULT_SHELL = (
+    "sh",
+    "-c",
+    'if command -v bash >/dev/null 2>&1; then exec bash "$@"; else exec sh "$@"; fi',
+    "sh",
+)
+TRANSPORTS = ("native", "plugin", "auto")
+
+
+@dataclass(frozen=True)
+class ExecRequest:
+    """What to run and how.
+
+    Args:
+        argv: the remote argv, or None for the default shell.
+        interactive: a terminal session (raw local terminal, remote PTY passthrough);
+            otherwise a one-off framed command with exact streams and exit status.
+        attach_stdin: stream local stdin into a one-off command.
+        transport: "native", "plugin" or "auto" (auto is native: it needs no binary).
+        quiet: no notes on stderr.
+    """
+
+    argv: tuple[str, ...] | None
+    interactive: bool
+    attach_stdin: bool
+    transport: str = "native"
+    quiet: bool = False
+
+    @property
+    def stdin_framing(self) -> StdinMode:
+        """How stdin travels: raw over the 8-bit-clean native channel, base64 through the
+        plugin's terminal, or not at all."""
+        if not self.attach_stdin:
+            return "none"
+        return "base64" if self.transport == "plugin" else "raw"
+
+
+def plan_request(
+    *,
+    interactive: bool,
+    pipe: str | None,
+    argv: list[str] | None,
+    console: Console,
+    transport: str = "native",
+    quiet: bool = False,
+) -> tuple[ExecRequest, list[str]]:
+    """Decide the mode from flags and the terminal; returns the request and notes to show.
+
+    Raises:
+        UsageError: --pipe and a command after -- together, or an empty command.
+    """
+    notes: list[str] = []
+    if pipe is not None and argv is not None:
+        raise UsageError(
+            "--pipe and a command after -- cannot be combined",
+            hint="use --pipe 'CMD LINE' (run by sh -c) or -- CMD ARGS (exact argv), not both",
+        )
+    if argv is not None and not argv:
+        raise UsageError("the command after -- is empty", hint="e.g. ecs-exec ... -- ls -l /")
+    if pipe is not None and not pipe.strip():
+        raise UsageError("--pipe needs a command line", hint="e.g. --pipe 'rails runner -'")
+    if transport not in TRANSPORTS:
+        raise UsageError(f"unknown transport '{transport}'", hint="use native, plugin or auto")
+    remote: tuple[str, ...] | None = None
+    if pipe is not None:
+        remote = ("sh", "-c", pipe)
+    elif argv is not None:
+        remote = tuple(argv)
+    wants_terminal = interactive or (remote is None and console.stdin_isatty)
+    if wants_terminal and not console.stdin_isatty:
+        notes.append("no terminal on stdin: running without one (stdin is streamed)")
+        wants_terminal = False
+    attach = not wants_terminal and (pipe is not None or not console.stdin_isatty)
+    request = ExecRequest(
+        argv=remote,
+        interactive=wants_terminal,
+        attach_stdin=attach,
+        transport="native" if transport == "auto" else transport,
+        quiet=quiet,
+    )
+    return request, notes
+
+
+def run_exec(
+    clients: AwsClients,
+    spec: TargetSpec,
+    request: ExecRequest,
+    console: Console,
+    *,
+    picker: TaskPicker | None = None,
+) -> int:
+    """Resolve, start the session and run it; returns the remote exit status."""
+    mark("start")
+    _prefetch_session_modules()
+    api = EcsApi(clients.ecs, profile=clients.settings.profile)
+    target = Resolver(api, picker=picker).resolve(spec)
+    mark("resolved")
+    from ecs_exec.remote import new_nonce
+
+    nonce = new_nonce()
+    poll = task_poll_seconds()
+    command = _build_command(request, nonce)
+    session = api.execute_command(
+        cluster=target.cluster,
+        task_arn=target.task.arn,
+        container=target.container.name,
+        command=command,
+    )
+    mark("execute_command")
+    logger.debug("session %s to %s", session.session_id, target.ssm_target)
+    try:
+        return asyncio.run(
+            _run_session(clients, api, target, session, request, console, nonce, poll)
+        )
+    finally:
+        mark("end")
+        dump_timings()
+
+
+def _prefetch_session_modules() -> None:
+    """Import the session-side modules in a thread while the AWS calls wait on the network.
+
+    They are needed a few hundred milliseconds later anyway; the import lock makes this
+    safe, and the GIL is free while the main thread waits for ECS to answer.
+    """
+    import threading
+
+    def load() -> None:
+        import importlib
+
+        for name in ("ecs_exec.transports.native", "ecs_exec.remote", "ecs_exec.session.oneoff"):
+            importlib.import_module(name)
+
+    threading.Thread(target=load, name="ecs-exec-prefetch", daemon=True).start()
+
+
+def _build_command(request: ExecRequest, nonce: str) -> str:
+    from ecs_exec.remote import build_interactive_command, build_oneoff_command
+
+    if request.interactive:
+        return build_interactive_command(request.argv, nonce=nonce)
+    argv = request.argv or DEFAULT_SHELL
+    return build_oneoff_command(
+        list(argv), nonce=nonce, stdin_mode=request.stdin_framing, compress=True
+    )
+
+
+async def open_stream(
+    clients: AwsClients, target: ExecTarget, session: ExecSession, request: ExecRequest
+) -> RemoteStream:
+    """Start the transport the request asks for."""
+    if request.transport == "plugin":
+        from ecs_exec.transports.official_plugin import PluginStream
+
+        plugin = PluginStream(
+            session,
+            region=clients.region,
+            profile=clients.settings.profile,
+            target=target.ssm_target,
+            ssm_endpoint=clients.ssm.meta.endpoint_url,
+            clients=clients,
+        )
+        await plugin.start()
+        return plugin
+    from ecs_exec.transports.native import NativeStream
+
+    native = NativeStream(session, clients=clients, target=target.ssm_target)
+    await native.start()
+    return native
+
+
+def task_poll_seconds() -> float:
+    """The task-check interval, from ECS_EXEC_TASK_POLL or the default.
+
+    Raises:
+        ConfigurationError: the variable is not a positive number.
+    """
+    raw = os.environ.get("ECS_EXEC_TASK_POLL")
+    if not raw:
+        return TASK_POLL_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise ConfigurationError(
+            f"ECS_EXEC_TASK_POLL='{raw}' is not a positive number of seconds",
+            hint="unset it for the default of 10 seconds",
+        )
+    return value
+
+
+async def watch_task(api: EcsApi, target: ExecTarget, interval: float) -> None:
+    """Return never; raise TaskStoppedError once the task is no longer running.
+
+    Raises:
+        TaskStoppedError: the task is stopping or gone.
+    """
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            found = await loop.run_in_executor(
+                None, api.describe_tasks, target.cluster, [target.task.arn]
+            )
+        except EcsExecError as exc:  # a throttled or failed check must not end a session
+            logger.debug("task check failed: %s", exc)
+            continue
+        task = found[0] if found else None
+        if task is None or task.stopping:
+            why = f": {task.stopped_reason}" if task is not None and task.stopped_reason else ""
+            raise TaskStoppedError(
+                f"task {target.task.id} stopped during the session{why}",
+                hint="the remote command ended with its container; start a new session "
+                "on a running task",
+            )
+
+
+async def _run_session(
+    clients: AwsClients,
+    api: EcsApi,
+    target: ExecTarget,
+    session: ExecSession,
+    request: ExecRequest,
+    console: Console,
+    nonce: str,
+    poll: float,
+) -> int:
+    from ecs_exec.remote import ExitMarkerFilter, StdinEncoder, StreamDecoder
+    from ecs_exec.session.interactive import run_interactive
+    from ecs_exec.session.oneoff import run_oneoff
+
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    interrupted: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        interrupted.append(signum)
+        if main is not None:
+            main.cancel()
+
+    # In a one-off command Ctrl-C is ours to handle (the remote PTY is raw); in interactive
+    # mode the terminal is raw too, so these only arrive from kill(1) or a closing terminal.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, on_signal, signum)
+    stream = await open_stream(clients, target, session, request)
+    mark("stream_open")
+    finished = False
+    if request.interactive:
+        work = run_interactive(stream, console, marker=ExitMarkerFilter(nonce))
+    else:
+        work = run_oneoff(
+            stream,
+            console,
+            decoder=StreamDecoder(nonce),
+            encoder=StdinEncoder(mode="base64" if request.stdin_framing == "base64" else "raw"),
+            attach_stdin=request.attach_stdin,
+            noise_to_stderr=request.transport != "plugin",
+        )
+    session_task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(watch_task(api, target, poll))
+    try:
+        await asyncio.wait({session_task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if watcher.done() and not session_task.done():
+            session_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await session_task
+            watcher.result()  # raises TaskStoppedError
+        code = session_task.result()
+        finished = True
+        return code
+    except asyncio.CancelledError:
+        session_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await session_task
+        if interrupted:
+            return 128 + interrupted[0]  # 130 for SIGINT (ExitStatus.INTERRUPTED), as shells do
+        raise
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(stream.close(terminate=not finished), timeout=10)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(signum)
