@@ -2,6 +2,7 @@
 
     EcsExecError                    base; .exit_status, .hint
     ├── UsageError                  bad flags or flag combinations (exit 2)
+    │   └── ScopeLockedError          an argument the scope lock of a gateway refuses
     ├── ConfigurationError          region missing, bad endpoint URL, bad state file
     ├── AwsError                    raised only through ecs_exec.aws._errors.map_aws_errors()
     │   ├── CredentialsError          no, expired or unusable credentials
@@ -70,6 +71,18 @@ class UsageError(EcsExecError):
     """Flags or flag combinations that cannot work."""
 
     exit_status = ExitStatus.USAGE
+
+
+class ScopeLockedError(UsageError):
+    """An argument would widen a connection the scope lock pins (see the README).
+
+    Args:
+        setting: the locked setting, e.g. ``cluster``, or the refused command.
+    """
+
+    def __init__(self, message: str, *, setting: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.setting = setting
 
 
 class ConfigurationError(EcsExecError):
@@ -213,6 +226,7 @@ __all__ = [
     "ProtocolError",
     "RemoteProtocolError",
     "RemoteSetupError",
+    "ScopeLockedError",
     "SessionError",
     "TargetNotConnectedError",
     "TargetNotFoundError",
