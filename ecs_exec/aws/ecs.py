@@ -6,6 +6,7 @@ names the action. Responses become dataclasses at this edge; nothing above sees 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -147,8 +148,9 @@ class EcsApi:
         client: a boto3 ECS client.
         profile: the profile in use, for error hints.
         cache_task_definitions: keep container lists of task definitions on disk; a task
-            definition revision is immutable, so its ARN is a safe cache key, and the cache
-            saves a DescribeTaskDefinition call on every exec.
+            definition revision is immutable, and the cache saves a DescribeTaskDefinition
+            call on every exec. The key is the endpoint, account and region as well as the
+            ARN, so an answer from one endpoint is never read for another.
     """
 
     def __init__(
@@ -208,11 +210,21 @@ class EcsApi:
                 found.extend(_task(t) for t in response.get("tasks", []))
         return found
 
-    def container_definitions(self, task_definition_arn: str) -> tuple[ContainerDefinition, ...]:
-        """Containers of a task definition in definition order, cached by ARN."""
+    def container_definitions(
+        self, task_definition_arn: str, *, live: Sequence[str] | None = None
+    ) -> tuple[ContainerDefinition, ...]:
+        """Containers of a task definition in definition order, cached.
+
+        Args:
+            live: the container names DescribeTasks just returned for a task of this
+                definition; a cached copy naming other containers is not trusted over
+                them and the definition is described again.
+        """
         if task_definition_arn in self._definitions:
             return self._definitions[task_definition_arn]
         cached = self._read_cache(task_definition_arn)
+        if cached is not None and live is not None and {d.name for d in cached} != set(live):
+            cached = None
         if cached is None:
             with map_aws_errors(action="ecs:DescribeTaskDefinition", profile=self.profile):
                 response = self.client.describe_task_definition(taskDefinition=task_definition_arn)
@@ -248,8 +260,10 @@ class EcsApi:
         )
 
     def _cache_file(self, arn: str) -> Path:
-        safe = arn.replace(":", "_").replace("/", "_")
-        return cache_dir() / "task-definitions" / f"{safe}.json"
+        meta = self.client.meta
+        account = arn.split(":")[4] if arn.count(":") >= 5 else ""
+        key = "\n".join((str(meta.endpoint_url), str(meta.region_name), account, arn))
+        return cache_dir() / "task-definitions" / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
 
     def _read_cache(self, arn: str) -> tuple[ContainerDefinition, ...] | None:
         if not self.cache_task_definitions:

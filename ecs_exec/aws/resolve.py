@@ -24,7 +24,12 @@ from datetime import UTC, datetime
 
 from ecs_exec.aws._errors import EXEC_NOT_ENABLED_HINT
 from ecs_exec.aws.ecs import Cluster, Container, EcsApi, Task
-from ecs_exec.errors import AmbiguousTargetError, ExecNotReadyError, TargetNotFoundError
+from ecs_exec.errors import (
+    AmbiguousTargetError,
+    ExecNotReadyError,
+    TargetNotFoundError,
+    UsageError,
+)
 
 _FULL_TASK_ID = re.compile(r"^[0-9a-f]{32}$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -153,7 +158,17 @@ class Resolver:
 
     def candidate_tasks(self, cluster: str, spec: TargetSpec) -> list[Task]:
         if spec.task:
-            return [self._find_task(cluster, spec.task, spec.service)]
+            task = self._find_task(cluster, spec.task, spec.service)
+            # A task named directly must still be one of the service asked for (a gateway
+            # pins the service; --task must not reach another service's task).
+            if spec.service and task.service_name != spec.service.rsplit("/", 1)[-1]:
+                owner = f"service '{task.service_name}'" if task.service_name else "no service"
+                raise UsageError(
+                    f"task '{spec.task}' belongs to {owner}, not to service '{spec.service}'",
+                    hint=f"run `ecs-exec ls --cluster {cluster} --service {spec.service}` "
+                    "to list the service's tasks",
+                )
+            return [task]
         arns = self.api.list_task_arns(cluster, spec.service)
         if not arns:
             raise TargetNotFoundError(
@@ -200,7 +215,9 @@ class Resolver:
             return container, None
         if len(task.containers) == 1:
             return task.containers[0], None
-        definitions = self.api.container_definitions(task.task_definition_arn)
+        definitions = self.api.container_definitions(
+            task.task_definition_arn, live=[c.name for c in task.containers]
+        )
         essential = [d.name for d in definitions if d.essential]
         ordered = [task.container(n) for n in essential] + [
             task.container(d.name) for d in definitions if not d.essential

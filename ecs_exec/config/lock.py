@@ -245,29 +245,29 @@ def check_arguments(lock: ScopeLock, args: Sequence[str], takes_value: Mapping[s
 
 def _check_setting(lock: ScopeLock, setting: str, given: list[tuple[str, str]]) -> None:
     label = _LABELS.get(setting, setting)
+    pinned = lock.pinned.get(setting)
+    for name, value in given:
+        if setting == "container":
+            if lock.container_allowed(value):
+                continue
+            allowed = sorted(((lock.allowed_containers or frozenset()) | {pinned or ""}) - {""})
+            raise lock.refuse(
+                setting, f"{name} '{value}' refused: the container is locked to {_one_of(allowed)}"
+            )
+        if value == pinned:
+            continue
+        if pinned is None:
+            where = f"the {label} is locked to the gateway's default"
+        elif setting in _UNSHOWN:
+            where = f"the {label} is locked"
+        else:
+            where = f"the {label} is locked to '{pinned}'"
+        raise lock.refuse(setting, f"{name} '{value}' refused: {where}")
     if len({value for _, value in given}) > 1:
         flags = "/".join(sorted({name for name, _ in given}))
         raise lock.refuse(
             setting, f"{flags} given twice with different values refused: the {label} is locked"
         )
-    name, value = given[0]
-    pinned = lock.pinned.get(setting)
-    if setting == "container":
-        if lock.container_allowed(value):
-            return
-        allowed = sorted(((lock.allowed_containers or frozenset()) | {pinned or ""}) - {""})
-        raise lock.refuse(
-            setting, f"{name} '{value}' refused: the container is locked to {_one_of(allowed)}"
-        )
-    if value == pinned:
-        return
-    if pinned is None:
-        where = f"the {label} is locked to the gateway's default"
-    elif setting in _UNSHOWN:
-        where = f"the {label} is locked"
-    else:
-        where = f"the {label} is locked to '{pinned}'"
-    raise lock.refuse(setting, f"{name} '{value}' refused: {where}")
 
 
 def _one_of(names: Sequence[str]) -> str:

@@ -10,7 +10,12 @@ from botocore.stub import Stubber
 
 from ecs_exec.aws.ecs import EcsApi
 from ecs_exec.aws.resolve import Resolver, TargetSpec
-from ecs_exec.errors import AmbiguousTargetError, ExecNotReadyError, TargetNotFoundError
+from ecs_exec.errors import (
+    AmbiguousTargetError,
+    ExecNotReadyError,
+    TargetNotFoundError,
+    UsageError,
+)
 
 ARN = "arn:aws:ecs:us-east-1:123456789012"
 TD3 = f"{ARN}:task-definition/web:3"
@@ -196,3 +201,66 @@ def test_ambiguous_and_unknown_prefix(ecs):
         Resolver(EcsApi(client)).resolve(TargetSpec(cluster="demo", task="ab"))
     with pytest.raises(TargetNotFoundError):
         Resolver(EcsApi(client)).resolve(TargetSpec(cluster="demo", task="zz"))
+
+
+def test_a_task_of_another_service_is_refused_before_exec(ecs):
+    client, stub = ecs
+    tid = "c" * 32
+    worker = {**task(tid), "group": "service:worker"}
+    stub.add_response("describe_tasks", {"tasks": [worker]}, {"cluster": "demo", "tasks": [tid]})
+    with pytest.raises(UsageError, match="belongs to service 'worker', not to service 'web'"):
+        Resolver(EcsApi(client)).resolve(TargetSpec(cluster="demo", service="web", task=tid))
+    standalone = {**task(tid), "group": "family:web"}
+    stub.add_response(
+        "describe_tasks", {"tasks": [standalone]}, {"cluster": "demo", "tasks": [tid]}
+    )
+    with pytest.raises(UsageError, match="belongs to no service"):
+        Resolver(EcsApi(client)).resolve(TargetSpec(cluster="demo", service="web", task=tid))
+
+
+def test_the_cache_is_keyed_by_endpoint(ecs, tmp_path):
+    client, stub = ecs
+    other = boto3.client(
+        "ecs",
+        region_name="us-east-1",
+        endpoint_url="https://elsewhere.example",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    poisoned = {
+        "taskDefinition": {
+            "containerDefinitions": [
+                {"name": "app", "essential": False},
+                {"name": "log-router", "essential": True},
+            ]
+        }
+    }
+    with Stubber(other) as other_stub:
+        other_stub.add_response("describe_task_definition", poisoned, {"taskDefinition": TD3})
+        assert EcsApi(other).container_definitions(TD3)[1].name == "log-router"
+    # The real endpoint does not read what the other endpoint's answer left on disk.
+    stub.add_response("describe_task_definition", DEFS, {"taskDefinition": TD3})
+    assert [d.essential for d in EcsApi(client).container_definitions(TD3)] == [False, True]
+
+
+def test_a_cached_definition_that_disagrees_with_the_live_task_is_described_again(ecs):
+    client, stub = ecs
+    stub.add_response("describe_task_definition", DEFS, {"taskDefinition": TD3})
+    EcsApi(client).container_definitions(TD3)
+    # Same key, live containers differ from the cached list: the cache is not trusted.
+    new_defs = {
+        "taskDefinition": {
+            "containerDefinitions": [
+                {"name": "app", "essential": True},
+                {"name": "sidecar", "essential": False},
+            ]
+        }
+    }
+    stub.add_response("describe_task_definition", new_defs, {"taskDefinition": TD3})
+    found = EcsApi(client).container_definitions(TD3, live=["app", "sidecar"])
+    assert [d.name for d in found] == ["app", "sidecar"]
+    # Agreeing live names: the cache answers (no pending stub response is needed).
+    assert [d.name for d in EcsApi(client).container_definitions(TD3, live=["sidecar", "app"])] == [
+        "app",
+        "sidecar",
+    ]
