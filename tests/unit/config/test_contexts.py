@@ -89,7 +89,7 @@ def test_broken_file_names_file_and_line_and_is_kept(path):
 def test_invalid_settings(path, text, needle):
     path.parent.mkdir(parents=True)
     path.write_text(text)
-    with pytest.raises(ConfigurationError, match=".") as info:
+    with pytest.raises(ConfigurationError) as info:
         contexts.load(path)
     assert needle in str(info.value)
     assert str(path) in str(info.value)

@@ -1,0 +1,198 @@
+"""Dynamic shell completion: cluster, service, task and container names from AWS.
+
+A completion runs in a fresh ecs-exec process on every Tab, so it must be quick and must
+never hang the shell: one attempt per call with short timeouts, the whole lookup bounded by
+:data:`DEADLINE_SECONDS` (after that it offers nothing), and answers kept on disk for
+:data:`CACHE_SECONDS` so that a second Tab does not call AWS again. The settings are those
+the command line typed so far would use (flags, then environment, then the context in
+effect). Any failure offers nothing: completion never prints an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ecs_exec.aws.cache import cache_dir
+from ecs_exec.config import contexts
+
+#: How long an answer is reused (a few seconds: long enough for repeated Tabs).
+CACHE_SECONDS = 5.0
+#: The bound on a whole lookup, credentials included.
+DEADLINE_SECONDS = 3.0
+#: At most this many pages of a list call (100 names each).
+MAX_PAGES = 5
+KINDS = ("cluster", "service", "task", "container")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where to look: the AWS settings and the target typed so far."""
+
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    cluster: str | None = None
+    service: str | None = None
+    task: str | None = None
+
+    def cache_key(self, kind: str) -> str:
+        raw = json.dumps([kind, asdict(self)], sort_keys=True)
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def scope_from(params: Mapping[str, Any], env: Mapping[str, str]) -> Scope:
+    """The scope for the flags typed so far (click's parsed params, resiliently parsed),
+    applying the same precedence as a command: flag, environment, context, default."""
+    context = None
+    try:
+        store = contexts.load(contexts.contexts_path(env))
+        name, _ = contexts.selected_name(store, params.get("context"), env)
+        context = store.find(name) if name else None
+    except Exception:  # a broken contexts file: complete without a context
+        context = None
+    flags = {
+        key: params.get(key)
+        for key in ("profile", "region", "endpoint_url", "cluster", "service", "container")
+    }
+    values = contexts.effective_settings(flags, context, env)
+    return Scope(
+        profile=values["profile"],
+        region=values["region"],
+        endpoint_url=values["endpoint_url"],
+        cluster=values["cluster"],
+        service=values["service"],
+        task=params.get("task") or None,
+    )
+
+
+def context_names(env: Mapping[str, str], incomplete: str = "") -> list[str]:
+    try:
+        store = contexts.load(contexts.contexts_path(env))
+    except Exception:
+        return []
+    return [n for n in store.names if n.startswith(incomplete)]
+
+
+def complete(
+    kind: str,
+    scope: Scope,
+    incomplete: str = "",
+    *,
+    fetch: Callable[[str, Scope], list[str]] | None = None,
+    now: Callable[[], float] = time.time,
+    cache: Path | None = None,
+) -> list[str]:
+    """Names of ``kind`` that start with ``incomplete``, cached, never raising.
+
+    Args:
+        kind: one of :data:`KINDS`.
+        scope: where to look.
+        fetch: the lookup (default: ECS through botocore); injected by tests.
+        now: the clock the cache uses.
+        cache: the cache directory (default: ``<cache dir>/completion``).
+    """
+    directory = cache if cache is not None else cache_dir() / "completion"
+    path = directory / f"{scope.cache_key(kind)}.json"
+    names = _read(path, now())
+    if names is None:
+        names = _bounded(fetch or fetch_names, kind, scope)
+        if names is None:
+            return []
+        _write(path, names, now())
+    return [n for n in names if n.startswith(incomplete)]
+
+
+def _read(path: Path, at: float) -> list[str] | None:
+    try:
+        data = json.loads(path.read_text())
+        written = float(data["at"])
+        if 0 <= at - written < CACHE_SECONDS:
+            return [str(n) for n in data["names"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _write(path: Path, names: list[str], at: float) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"at": at, "names": names}, handle)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # an unwritable cache only costs the next Tab a call
+
+
+def _bounded(fetch: Callable[[str, Scope], list[str]], kind: str, scope: Scope) -> list[str] | None:
+    """Run the lookup in a daemon thread and give up at the deadline (None)."""
+    result: list[list[str]] = []
+
+    def run() -> None:
+        try:
+            result.append(fetch(kind, scope))
+        except Exception:
+            pass
+
+    worker = threading.Thread(target=run, name="ecs-exec-complete", daemon=True)
+    worker.start()
+    worker.join(DEADLINE_SECONDS)
+    return result[0] if result else None
+
+
+def fetch_names(kind: str, scope: Scope) -> list[str]:
+    """Ask ECS: list calls only (DescribeTasks for containers), one attempt, short timeouts."""
+    if kind != "cluster" and not scope.cluster:
+        return []
+    client = _ecs_client(scope)
+    if kind == "cluster":
+        return _names(_pages(client, "list_clusters", {}, "clusterArns"))
+    if kind == "service":
+        return _names(_pages(client, "list_services", {"cluster": scope.cluster}, "serviceArns"))
+    kwargs: dict[str, Any] = {"cluster": scope.cluster, "desiredStatus": "RUNNING"}
+    if scope.service:
+        kwargs["serviceName"] = scope.service
+    arns = [scope.task] if kind == "container" and scope.task else []
+    if not arns:
+        arns = _pages(client, "list_tasks", kwargs, "taskArns")
+    if kind == "task":
+        return _names(arns)
+    response = client.describe_tasks(cluster=scope.cluster, tasks=arns[:100]) if arns else {}
+    containers = {c["name"] for t in response.get("tasks", []) for c in t.get("containers", [])}
+    return sorted(containers)
+
+
+def _names(arns: list[str]) -> list[str]:
+    return sorted({arn.rsplit("/", 1)[-1] for arn in arns})
+
+
+def _pages(client: Any, operation: str, kwargs: dict[str, Any], key: str) -> list[str]:
+    found: list[str] = []
+    for number, page in enumerate(client.get_paginator(operation).paginate(**kwargs)):
+        found.extend(page.get(key, []))
+        if number + 1 >= MAX_PAGES:
+            break
+    return found
+
+
+def _ecs_client(scope: Scope) -> Any:
+    import botocore.session
+    from botocore.config import Config
+
+    session = botocore.session.Session(profile=scope.profile)
+    region = scope.region or os.environ.get("AWS_REGION")
+    if region:
+        session.set_config_variable("region", region)
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 1}, connect_timeout=1, read_timeout=2
+    )
+    return session.create_client("ecs", endpoint_url=scope.endpoint_url, config=config)
