@@ -41,6 +41,8 @@ __all__ = ["PROG", "main", "run", "split_remote_argv"]
 
 #: Local write failures that are the environment's, not a bug: one line, exit 255.
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF}
+#: The variable click's shell completion sets when the shell asks for completions.
+COMPLETE_VAR = "_ECS_EXEC_COMPLETE"
 #: The descriptor Console uses for a standard stream that was closed when ecs-exec started.
 CLOSED = -1
 
@@ -133,29 +135,39 @@ def run(argv: Sequence[str], *, console: Console | None = None) -> int:
         argv: the arguments after the program name.
         console: stdio, terminal and environment to use; the process's by default.
     """
+    from ecs_exec.cli.scope import env_may_lock
+
     console = console or Console.from_process()
     options, remote = split_remote_argv(argv)
     debug = debug_requested(options, console.environ)
+    # Under the scope lock --debug keeps its log but shows no traceback: a gateway user
+    # must not learn the gateway's file paths.
+    locked = [env_may_lock(console.environ)]
     with debug_log(console, debug), _stdout_to(console):
         try:
-            return _run(console, options, remote)
+            return _run(console, options, remote, locked)
         except BaseException as exc:  # every exit path gets a status
-            code = _report(console, exc, debug)
+            code = _report(console, exc, debug and not any(locked))
             if code is None:
                 raise
             return code
 
 
-def _run(console: Console, options: list[str], remote: list[str] | None) -> int:
+def _run(console: Console, options: list[str], remote: list[str] | None, locked: list[bool]) -> int:
     from ecs_exec.cli.app import build_command
+    from ecs_exec.cli.scope import prepare
 
     check_utf8([*options, *(remote or [])])
     if console.stdout_fd == CLOSED:
         raise LocalStreamError(
             "stdout is closed", hint="redirect it to /dev/null (>/dev/null) to discard output"
         )
-    invocation = Invocation(console=console, remote_argv=remote)
     command = build_command()
+    invocation = Invocation(console=console, remote_argv=remote)
+    if not os.environ.get(COMPLETE_VAR):  # a Tab press: click answers, nothing runs
+        scope = prepare(command, options, console.environ)  # the lock: before anything runs
+        locked.append(scope.lock is not None)
+        invocation.context, invocation.context_source = scope.context, scope.source
     result = command.main(args=options, prog_name=PROG, standalone_mode=False, obj=invocation)
     if isinstance(result, int):
         return result

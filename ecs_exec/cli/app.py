@@ -20,7 +20,15 @@ from click import exceptions as click_exceptions
 __all__ = ["app", "build_command", "click_exceptions"]
 
 from ecs_exec import __version__
+from ecs_exec.cli.context_cmd import context_app
 from ecs_exec.cli.settings import Invocation, build_settings
+from ecs_exec.config.completion import (
+    complete_clusters,
+    complete_containers,
+    complete_contexts,
+    complete_services,
+    complete_tasks,
+)
 from ecs_exec.errors import UsageError
 
 
@@ -39,15 +47,41 @@ class OutputFormat(StrEnum):
 # as `aws ecs list-tasks` takes them): declared once, on the root and on each subcommand;
 # a value given after the subcommand wins over one given before it.
 ClusterOpt = Annotated[
-    str | None, typer.Option("--cluster", help="Cluster name or ARN [env: CLUSTER_NAME].")
+    str | None,
+    typer.Option(
+        "--cluster",
+        help="Cluster name or ARN [env: CLUSTER_NAME].",
+        autocompletion=complete_clusters,
+    ),
 ]
 ServiceOpt = Annotated[
     str | None,
-    typer.Option("--service-name", "--service", help="Service name [env: SERVICE_NAME]."),
+    typer.Option(
+        "--service-name",
+        "--service",
+        help="Service name [env: SERVICE_NAME].",
+        autocompletion=complete_services,
+    ),
 ]
-TaskOpt = Annotated[str | None, typer.Option("--task", help="Task id, ARN or unique id prefix.")]
+TaskOpt = Annotated[
+    str | None,
+    typer.Option("--task", help="Task id, ARN or unique id prefix.", autocompletion=complete_tasks),
+]
 ContainerOpt = Annotated[
-    str | None, typer.Option("--container", help="Container name [env: CONTAINER].")
+    str | None,
+    typer.Option(
+        "--container",
+        help="Container name [env: CONTAINER].",
+        autocompletion=complete_containers,
+    ),
+]
+ContextOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--context",
+        help="Use this named context (`ecs-exec context`) [env: ECS_EXEC_CONTEXT].",
+        autocompletion=complete_contexts,
+    ),
 ]
 ProfileOpt = Annotated[
     str | None, typer.Option("--profile", help="AWS profile [env: AWS_PROFILE].")
@@ -103,7 +137,7 @@ Try it with no AWS account: `ecs-exec --sandbox ls --cluster demo --service web`
 """
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
@@ -133,15 +167,16 @@ def root(
         typer.Option("--pipe", help="Run this shell command line (sh -c) with stdin streamed."),
     ] = None,
     transport: Annotated[
-        Transport,
+        Transport | None,
         typer.Option(
             help="native (default): pure Python; plugin: session-manager-plugin; auto: native.",
             show_default=False,
         ),
-    ] = Transport.native,
+    ] = None,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     endpoint_url: EndpointOpt = None,
+    context_name: ContextOpt = None,
     sandbox: SandboxOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -159,6 +194,7 @@ def root(
         "profile": profile,
         "region": region,
         "endpoint_url": endpoint_url,
+        "transport": transport.value if transport is not None else None,
         "sandbox": sandbox,
         "quiet": quiet,
         "debug": debug,
@@ -172,9 +208,11 @@ def root(
         return
     from ecs_exec.cli.exec_cmd import run_exec_command
 
-    settings = build_settings(invocation.root_flags, invocation.console.environ)
+    # --context was read before parsing (cli.scope), with the lock; it is declared here
+    # so that click accepts it and completes it.
+    settings = build_settings(invocation.root_flags, invocation.console.environ, invocation.context)
     invocation.exit_status = run_exec_command(
-        invocation, settings, interactive=interactive, pipe=pipe, transport=transport.value
+        invocation, settings, interactive=interactive, pipe=pipe, transport=settings.transport
     )
 
 
@@ -185,7 +223,11 @@ def ls(
     service: ServiceOpt = None,
     container: Annotated[
         str | None,
-        typer.Option("--container", help="Judge readiness on this container [env: CONTAINER]."),
+        typer.Option(
+            "--container",
+            help="Judge readiness on this container [env: CONTAINER].",
+            autocompletion=complete_containers,
+        ),
     ] = None,
     output: Annotated[
         OutputFormat,
@@ -196,6 +238,7 @@ def ls(
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     endpoint_url: EndpointOpt = None,
+    context_name: ContextOpt = None,
     sandbox: SandboxOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -216,7 +259,7 @@ def ls(
         quiet=quiet,
         debug=debug,
     )
-    settings = build_settings(flags, invocation.console.environ)
+    settings = build_settings(flags, invocation.console.environ, invocation.context)
     invocation.exit_status = run_ls(invocation, settings, output=output.value)
 
 
@@ -239,6 +282,14 @@ def sandbox_cmd(
         Path | None,
         typer.Option("--frame-log", help="Write every data-channel frame as JSON lines."),
     ] = None,
+    context_name: Annotated[
+        str | None,
+        typer.Option(
+            "--context",
+            help="Create or update this context to point at the sandbox while it runs.",
+            autocompletion=complete_contexts,
+        ),
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Serve the local emulator of ECS, SSM, KMS and the Session Manager data channel."""
@@ -253,7 +304,11 @@ def sandbox_cmd(
         port=port,
         fast=fast,
         frame_log=frame_log,
+        context_name=context_name,
     )
+
+
+app.add_typer(context_app, name="context")
 
 
 def build_command() -> click.Command:

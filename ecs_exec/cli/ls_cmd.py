@@ -34,6 +34,12 @@ def run_ls(invocation: Invocation, settings: Settings, *, output: str) -> int:
                 "service": service,
                 "tasks": [_task_json(t, resolver, settings.container) for t in tasks],
             }
+    if settings.context:
+        document["context"] = settings.context
+        if output != "json" and not settings.quiet:
+            invocation.console.write_err(
+                f"ecs-exec: note: context '{settings.context}' ({invocation.context_source})\n"
+            )
     if output == "json":
         invocation.console.write_out(json.dumps(document, indent=2, sort_keys=False) + "\n")
     else:

@@ -18,14 +18,19 @@ def run_sandbox(
     port: int,
     fast: bool,
     frame_log: Path | None,
+    context_name: str | None = None,
 ) -> int:
-    """Serve until SIGTERM or Ctrl-C; ``settings`` matter for --debug only (handled by run)."""
+    """Serve until SIGTERM or Ctrl-C; ``settings`` matter for --debug only (handled by run).
+
+    With ``context_name``, create or update that context to point at this sandbox."""
     from ecs_exec.sandbox.server import running_sandbox
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with running_sandbox(state_file=state_file, port=port, fast=fast, frame_log=frame_log) as sb:
         url = sb.endpoint_url
+        if context_name:
+            _point_context(invocation, context_name, url)
         invocation.console.write_out(
             f"ecs-exec sandbox: ECS, SSM and KMS APIs at {url}"
             f" (data channel {sb.websocket_url}); no real AWS account is used.\n"
@@ -37,9 +42,25 @@ def run_sandbox(
             f"  ecs-exec --cluster demo --service-name web --interactive\n"
             f"Ctrl-C stops it.\n"
         )
+        if context_name:
+            invocation.console.write_out(
+                f"Context '{context_name}' points at it: ecs-exec --context {context_name} ls\n"
+            )
         try:
             while not stop.wait(0.5):
                 pass
         except KeyboardInterrupt:
             pass
     return ExitStatus.SUCCESS
+
+
+def _point_context(invocation: Invocation, name: str, url: str) -> None:
+    from ecs_exec.config import contexts
+
+    store = contexts.load(contexts.contexts_path(invocation.console.environ))
+    changes = {
+        "endpoint_url": url,
+        "region": "us-east-1",
+        "description": "the ecs-exec sandbox (while `ecs-exec sandbox` runs)",
+    }
+    contexts.save(store.update(name, changes, create=True))

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from ecs_exec.aws.clients import AwsSettings
 from ecs_exec.aws.resolve import TargetSpec
+from ecs_exec.config.contexts import Context, effective_settings
 from ecs_exec.errors import ConfigurationError, ExitStatus, UsageError
 from ecs_exec.local.terminal import Console
 
@@ -38,6 +39,10 @@ ENVIRONMENT: dict[str, str] = {
     "region": "AWS_REGION",
 }
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+#: Variables that switch on --debug: ours, and the one the hoop gateway sets.
+DEBUG_VARIABLES = ("ECS_EXEC_DEBUG", "CONNECTION_DEBUG")
+#: Settings a context can supply (below flags and the environment).
+CONTEXT_SETTINGS = ("profile", "region", "endpoint_url", "cluster", "service", "container")
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class Settings:
     sandbox: bool = False
     debug: bool = False
     quiet: bool = False
+    transport: str = "native"
+    context: str | None = None
 
     @property
     def target(self) -> TargetSpec:
@@ -76,6 +83,9 @@ class Invocation:
     remote_argv: list[str] | None = None
     root_flags: dict[str, Any] = field(default_factory=dict)
     exit_status: int = ExitStatus.SUCCESS
+    #: the context in effect and where it was chosen (``cli.scope``)
+    context: Context | None = None
+    context_source: str | None = None
 
 
 def env_flag(environ: Mapping[str, str], name: str) -> bool:
@@ -84,9 +94,9 @@ def env_flag(environ: Mapping[str, str], name: str) -> bool:
 
 
 def debug_requested(options: Sequence[str], environ: Mapping[str, str]) -> bool:
-    """--debug anywhere among the options, or ECS_EXEC_DEBUG=1: known before parsing, so
-    that a parse error can show its traceback too."""
-    return "--debug" in options or env_flag(environ, "ECS_EXEC_DEBUG")
+    """--debug anywhere among the options, or ECS_EXEC_DEBUG=1 or CONNECTION_DEBUG=1: known
+    before parsing, so that a parse error can show its traceback too."""
+    return "--debug" in options or any(env_flag(environ, v) for v in DEBUG_VARIABLES)
 
 
 def _is_utf8(text: str) -> bool:
@@ -141,8 +151,11 @@ def check_endpoint_url(url: str, source: str) -> str:
     return url
 
 
-def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
-    """Settings from parsed flags (None: not given) and the environment.
+def build_settings(
+    flags: Mapping[str, Any], environ: Mapping[str, str], context: Context | None = None
+) -> Settings:
+    """Settings from parsed flags (None: not given), the environment and the context in
+    effect, in that order of precedence.
 
     Raises:
         UsageError: an empty or malformed flag value.
@@ -167,11 +180,20 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Sett
         check_endpoint_url(values["endpoint_url"], "--endpoint-url")
     elif environ.get("AWS_ENDPOINT_URL", "").strip():
         check_endpoint_url(environ["AWS_ENDPOINT_URL"], "AWS_ENDPOINT_URL")
+    elif context is not None and context.endpoint_url:
+        check_endpoint_url(context.endpoint_url, f"the endpoint_url of context '{context.name}'")
+    if context is not None:
+        values.update(
+            effective_settings({k: values[k] for k in CONTEXT_SETTINGS}, context, environ)
+        )
+    transport = flags.get("transport") or (context.transport if context else None)
     return Settings(
-        **values,
+        **{k: v for k, v in values.items() if k != "transport"},
         sandbox=bool(flags.get("sandbox")),
-        debug=bool(flags.get("debug")) or env_flag(environ, "ECS_EXEC_DEBUG"),
+        debug=bool(flags.get("debug")) or any(env_flag(environ, v) for v in DEBUG_VARIABLES),
         quiet=bool(flags.get("quiet")),
+        transport=transport or "native",
+        context=context.name if context is not None else None,
     )
 
 

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import click
+
 from ecs_exec.aws.cache import cache_dir
 from ecs_exec.config import contexts
 
@@ -196,3 +198,39 @@ def _ecs_client(scope: Scope) -> Any:
         retries={"mode": "standard", "max_attempts": 1}, connect_timeout=1, read_timeout=2
     )
     return session.create_client("ecs", endpoint_url=scope.endpoint_url, config=config)
+
+
+def _typed_so_far(ctx: click.Context) -> dict[str, Any]:
+    """The values typed so far, the subcommand's over the root's (as the commands merge them)."""
+    chain: list[click.Context] = []
+    current: click.Context | None = ctx
+    while current is not None:
+        chain.append(current)
+        current = current.parent
+    params: dict[str, Any] = {}
+    for each in reversed(chain):
+        params.update({k: v for k, v in each.params.items() if v is not None and v is not False})
+    if "context_name" in params:
+        params["context"] = params.pop("context_name")
+    return params
+
+
+def _completer(kind: str) -> Callable[[click.Context, str], list[str]]:
+    def complete_names(ctx: click.Context, incomplete: str) -> list[str]:
+        params = _typed_so_far(ctx)
+        if params.get("sandbox"):
+            return []  # the sandbox only exists while the command runs
+        return complete(kind, scope_from(params, os.environ), incomplete)
+
+    complete_names.__name__ = f"complete_{kind}s"
+    return complete_names
+
+
+complete_clusters = _completer("cluster")
+complete_services = _completer("service")
+complete_tasks = _completer("task")
+complete_containers = _completer("container")
+
+
+def complete_contexts(incomplete: str) -> list[str]:
+    return context_names(os.environ, incomplete)

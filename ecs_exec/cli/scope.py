@@ -1,0 +1,96 @@
+"""Before click parses anything: the context in effect and the scope lock.
+
+``prepare`` runs ahead of the typer app, so a refused argument stops ecs-exec before any
+command runs and before any AWS call. It reads the contexts file only when something needs
+it (a ``--context`` flag, ECS_EXEC_CONTEXT, or an existing file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import click
+
+from ecs_exec.config import contexts
+from ecs_exec.config.contexts import Context, ContextStore
+from ecs_exec.config.lock import ScopeLock, check_arguments, lock_switch, scan, scope_lock
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The context in effect (and where it was chosen), and the lock, if any."""
+
+    context: Context | None = None
+    source: str | None = None
+    lock: ScopeLock | None = None
+
+
+def option_table(command: click.Command) -> dict[str, bool]:
+    """Every option name of the command tree -> whether it takes a value."""
+    table: dict[str, bool] = {}
+    stack = [command]
+    while stack:
+        current = stack.pop()
+        for param in current.params:
+            if isinstance(param, click.Option):
+                takes = not param.is_flag and not param.count
+                for name in [*param.opts, *param.secondary_opts]:
+                    table[name] = takes
+        if isinstance(current, click.Group):
+            stack.extend(current.commands.values())
+    return table
+
+
+def env_may_lock(environ: Mapping[str, str]) -> bool:
+    """Whether the environment alone locks (or may lock) this run: known before anything
+    is parsed, so that --debug shows no traceback even for an early error under the lock."""
+    try:
+        switch = lock_switch(environ)
+    except Exception:
+        return True
+    if switch is not None:
+        return switch
+    return bool(environ.get("CLUSTER_NAME") and environ.get("SERVICE_NAME"))
+
+
+def prepare(command: click.Command, options: Sequence[str], environ: Mapping[str, str]) -> Scope:
+    """Select the context and enforce the lock on ``options`` (argv before ``--``).
+
+    Raises:
+        ScopeLockedError: an argument the lock refuses.
+        UsageError: an unknown context name, a bad ECS_EXEC_LOCK value.
+        ConfigurationError: an unreadable contexts file.
+    """
+    table = option_table(command)
+    scanned = scan(options, table)
+    flagged = [v for v in scanned.values("--context") if v is not None]
+    # `sandbox --context NAME` names the context to write, not one to use.
+    writing = scanned.words[:1] == ("sandbox",)
+    flag = flagged[-1] if flagged and not writing else None
+    path = contexts.contexts_path(environ)
+    store = (
+        contexts.load(path) if flag or environ.get("ECS_EXEC_CONTEXT") or path.exists() else None
+    )
+    store = store or ContextStore(path=path)
+    baseline_name, baseline_source = contexts.selected_name(store, None, environ)
+    baseline = store.get(baseline_name) if baseline_name else None
+    requested = store.get(flag) if flag else None
+    lock = scope_lock(environ, baseline, requested=requested)
+    if lock is not None:
+        check_arguments(lock, options, table)
+    if requested is not None:
+        return Scope(context=requested, source="--context", lock=lock)
+    return Scope(context=baseline, source=baseline_source if baseline else None, lock=lock)
+
+
+def is_loopback(url: str | None) -> bool:
+    """A URL on this machine (the sandbox): dummy credentials are harmless there."""
+    if not url:
+        return False
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    return host in ("localhost", "::1") or host.startswith("127.")
