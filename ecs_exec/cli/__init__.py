@@ -138,6 +138,7 @@ def run(argv: Sequence[str], *, console: Console | None = None) -> int:
     debug = debug_requested(options, console.environ)
     with debug_log(console, debug), _stdout_to(console):
         try:
+            check_utf8(argv)  # numbered as the shell counts them, `--` included
             return _run(console, options, remote)
         except BaseException as exc:  # every exit path gets a status
             code = _report(console, exc, debug)
@@ -149,7 +150,6 @@ def run(argv: Sequence[str], *, console: Console | None = None) -> int:
 def _run(console: Console, options: list[str], remote: list[str] | None) -> int:
     from ecs_exec.cli.app import build_command
 
-    check_utf8([*options, *(remote or [])])
     if console.stdout_fd == CLOSED:
         raise LocalStreamError(
             "stdout is closed", hint="redirect it to /dev/null (>/dev/null) to discard output"
