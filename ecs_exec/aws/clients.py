@@ -71,6 +71,10 @@ class AwsClients:
                     service, endpoint_url=self.settings.endpoint_url, config=config
                 )
             except ValueError as exc:
+                from botocore.exceptions import BotoCoreError
+
+                if isinstance(exc, BotoCoreError):  # InvalidRegionError: map_aws_errors names it
+                    raise
                 # botocore's "Invalid endpoint: URL", from a malformed AWS_ENDPOINT_URL(_ECS),
                 # endpoint in the profile, or a region that makes a malformed host name.
                 raise ConfigurationError(

@@ -145,6 +145,7 @@ def run(argv: Sequence[str], *, console: Console | None = None) -> int:
     locked = [env_may_lock(console.environ)]
     with debug_log(console, debug), _stdout_to(console):
         try:
+            check_utf8(argv)  # numbered as the shell counts them, `--` included
             return _run(console, options, remote, locked)
         except BaseException as exc:  # every exit path gets a status
             code = _report(console, exc, debug and not any(locked))
@@ -157,7 +158,6 @@ def _run(console: Console, options: list[str], remote: list[str] | None, locked:
     from ecs_exec.cli.app import build_command
     from ecs_exec.cli.scope import prepare
 
-    check_utf8([*options, *(remote or [])])
     if console.stdout_fd == CLOSED:
         raise LocalStreamError(
             "stdout is closed", hint="redirect it to /dev/null (>/dev/null) to discard output"

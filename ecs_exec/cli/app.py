@@ -7,15 +7,20 @@ with the user's arguments appended after it.
 
 from __future__ import annotations
 
+import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
+from click import exceptions as click_exceptions
+
 # typer < 0.20 on click: later releases vendor click and pull in pydantic, which costs
 # ~0.1 s of start-up on every exec (see the pin in pyproject.toml).
-import click
-import typer
-from click import exceptions as click_exceptions
+with warnings.catch_warnings():
+    # typer 0.19 re-exports click.utils names that newer click deprecates on access.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import typer
 
 __all__ = ["app", "build_command", "click_exceptions"]
 

@@ -8,6 +8,7 @@ expands to. The same goes for the AWS_* variables botocore reads (``drop_empty_a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,10 @@ ENVIRONMENT: dict[str, str] = {
     # environments and most SDKs set) it does not, so it is read here.
     "region": "AWS_REGION",
 }
+#: [user@]host[:port], where host is a name, an IPv4 address or a bracketed IPv6 address.
+_HOST_PORT = re.compile(
+    r"^(?:[^@/]*@)?(?:\[[0-9A-Fa-f:.]+(?:%[\w.~-]+)?\]|[A-Za-z0-9._~-]+)(?::[0-9]{1,5})?$"
+)
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 #: Variables that switch on --debug: ours, and the one the hoop gateway sets.
 DEBUG_VARIABLES = ("ECS_EXEC_DEBUG", "CONNECTION_DEBUG")
@@ -148,6 +153,8 @@ def check_endpoint_url(url: str, source: str) -> str:
         raise error(f"{source} '{url}' is not an http(s) URL", hint=example)
     if not parts.hostname:
         raise error(f"{source} '{url}' has no host", hint=example)
+    if not _HOST_PORT.match(parts.netloc):
+        raise error(f"{source} '{url}' has a malformed host or port", hint=example)
     return url
 
 
