@@ -7,7 +7,6 @@ import os
 from collections.abc import Iterator, Mapping
 
 from ecs_exec.aws.clients import AwsClients, AwsSettings
-from ecs_exec.cli.scope import is_loopback
 from ecs_exec.cli.settings import Settings
 
 SANDBOX_CREDENTIALS = {
@@ -20,7 +19,7 @@ SANDBOX_CREDENTIALS = {
 def aws_clients(settings: Settings) -> Iterator[AwsClients]:
     """AWS clients for this invocation, against an in-process sandbox with --sandbox."""
     if not settings.sandbox:
-        if is_loopback(settings.endpoint_url) and not _has_credentials(os.environ, settings):
+        if settings.sandbox_context and not _has_credentials(os.environ, settings):
             # A sandbox on this machine (`ecs-exec sandbox --context NAME`) takes any
             # credentials; a loopback endpoint is never AWS, so nothing real is exposed.
             os.environ.update(SANDBOX_CREDENTIALS)

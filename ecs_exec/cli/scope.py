@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import click
 
@@ -83,14 +82,3 @@ def prepare(command: click.Command, options: Sequence[str], environ: Mapping[str
     if requested is not None:
         return Scope(context=requested, source="--context", lock=lock)
     return Scope(context=baseline, source=baseline_source if baseline else None, lock=lock)
-
-
-def is_loopback(url: str | None) -> bool:
-    """A URL on this machine (the sandbox): dummy credentials are harmless there."""
-    if not url:
-        return False
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:
-        return False
-    return host in ("localhost", "::1") or host.startswith("127.")

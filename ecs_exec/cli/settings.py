@@ -66,6 +66,9 @@ class Settings:
     quiet: bool = False
     transport: str = "native"
     context: str | None = None
+    #: the endpoint is a loopback one from the context (`ecs-exec sandbox --context`): with
+    #: no credentials configured, the sandbox's dummy ones are used
+    sandbox_context: bool = False
 
     @property
     def target(self) -> TargetSpec:
@@ -189,10 +192,13 @@ def build_settings(
         check_endpoint_url(environ["AWS_ENDPOINT_URL"], "AWS_ENDPOINT_URL")
     elif context is not None and context.endpoint_url:
         check_endpoint_url(context.endpoint_url, f"the endpoint_url of context '{context.name}'")
+    from_context = False
     if context is not None:
+        given = values["endpoint_url"]
         values.update(
             effective_settings({k: values[k] for k in CONTEXT_SETTINGS}, context, environ)
         )
+        from_context = given is None and values["endpoint_url"] == context.endpoint_url
     transport = flags.get("transport") or (context.transport if context else None)
     return Settings(
         **{k: v for k, v in values.items() if k != "transport"},
@@ -201,7 +207,19 @@ def build_settings(
         quiet=bool(flags.get("quiet")),
         transport=transport or "native",
         context=context.name if context is not None else None,
+        sandbox_context=from_context and is_loopback(values["endpoint_url"]),
     )
+
+
+def is_loopback(url: str | None) -> bool:
+    """A URL on this machine (the sandbox): dummy credentials are harmless there."""
+    if not url:
+        return False
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def drop_empty_aws_variables(environ: MutableMapping[str, str]) -> None:

@@ -89,6 +89,7 @@ def test_debug_keeps_the_remote_status_and_logs_the_data_channel(env, how):
 
 @pytest.mark.parametrize("how", ["--debug", "ECS_EXEC_DEBUG=1"])
 def test_debug_keeps_255_for_our_failures(env, how):
+    env = {**env, "ECS_EXEC_LOCK": "0"}  # a developer overriding CLUSTER_NAME: no scope lock
     args = ["--cluster", "nope", "--", "true"]
     if how == "--debug":
         result = sh("", ["--debug", *args], env)

@@ -206,7 +206,9 @@ def test_debug_usage_error_keeps_exit_2(api, tmp_path):
 
 
 def test_env_defaults_and_flag_wins(api, tmp_path):
-    env = clean_env(tmp_path, CLUSTER_NAME="nope", SERVICE_NAME="web")
+    # A developer's shell with the gateway variables exported: ECS_EXEC_LOCK=0 lets flags
+    # override them (with the scope lock on, --cluster would be refused).
+    env = clean_env(tmp_path, CLUSTER_NAME="nope", SERVICE_NAME="web", ECS_EXEC_LOCK="0")
     check(
         run_in_process(["--endpoint-url", api.url, "--", "true"], env),
         TOOL,
