@@ -19,12 +19,17 @@ ECS_EXEC = [sys.executable, "-m", "ecs_exec"]
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
     """A process environment with no AWS configuration but dummy keys and a region."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    for name in ("CLUSTER_NAME", "SERVICE_NAME", "CONTAINER", "ECS_EXEC_DEBUG", "ECS_EXEC_PLUGIN"):
+    for name in (
+        *("CLUSTER_NAME", "SERVICE_NAME", "CONTAINER", "ECS_EXEC_DEBUG", "ECS_EXEC_PLUGIN"),
+        *("ECS_EXEC_CONTEXT", "ECS_EXEC_LOCK", "ECS_EXEC_LOCK_ALLOW", "CONNECTION_DEBUG"),
+        "ECS_EXEC_ALLOWED_CONTAINERS",
+    ):
         env.pop(name, None)
     env.update(
         {
             "HOME": str(home),
             "XDG_CACHE_HOME": str(home / ".cache"),
+            "XDG_CONFIG_HOME": str(home / ".config"),
             "AWS_CONFIG_FILE": str(home / "aws-config"),
             "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"),
             "AWS_EC2_METADATA_DISABLED": "true",

@@ -13,12 +13,15 @@ from ecs_exec.sandbox.server import Sandbox, running_sandbox
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No AWS_* variable of the developer's shell leaks into a test (httpx ``clean_environ``);
-    caches go to a per-test directory."""
+    """No AWS_* variable of the developer's shell leaks into a test (httpx ``clean_environ``),
+    nor a gateway variable or context; caches and contexts go to a per-test directory."""
     for name in list(os.environ):
         if name.startswith("AWS_"):
             monkeypatch.delenv(name)
+    for name in ("CLUSTER_NAME", "SERVICE_NAME", "CONTAINER", "ECS_EXEC_CONTEXT", "ECS_EXEC_LOCK"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
 def pid_alive(pid: int) -> bool:
