@@ -75,10 +75,14 @@ def prepare(command: click.Command, options: Sequence[str], environ: Mapping[str
     store = store or ContextStore(path=path)
     baseline_name, baseline_source = contexts.selected_name(store, None, environ)
     baseline = store.get(baseline_name) if baseline_name else None
-    requested = store.get(flag) if flag else None
-    lock = scope_lock(environ, baseline, requested=requested)
-    if lock is not None:
+    lock = scope_lock(environ, baseline)
+    if lock is not None:  # first: a refused --context is not even looked up
         check_arguments(lock, options, table)
+    requested = store.get(flag) if flag else None
+    if lock is None and requested is not None:
+        lock = scope_lock(environ, baseline, requested=requested)
+        if lock is not None:
+            check_arguments(lock, options, table)
     if requested is not None:
         return Scope(context=requested, source="--context", lock=lock)
     return Scope(context=baseline, source=baseline_source if baseline else None, lock=lock)
