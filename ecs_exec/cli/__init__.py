@@ -33,6 +33,7 @@ from ecs_exec.cli.settings import (
     check_utf8,
     debug_requested,
     drop_empty_aws_variables,
+    drop_expanded_empty_flags,
 )
 from ecs_exec.errors import EcsExecError, ExitStatus, LocalStreamError
 from ecs_exec.local.terminal import Console
@@ -156,6 +157,7 @@ def _run(console: Console, options: list[str], remote: list[str] | None) -> int:
         )
     invocation = Invocation(console=console, remote_argv=remote)
     command = build_command()
+    options = drop_expanded_empty_flags(options)
     result = command.main(args=options, prog_name=PROG, standalone_mode=False, obj=invocation)
     if isinstance(result, int):
         return result

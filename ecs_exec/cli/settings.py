@@ -1,9 +1,13 @@
 """One invocation's settings, typed and frozen: flags > environment > defaults.
 
 The empty-value rule (documented in the README): an empty *flag* value (``--cluster ''``) is a
-usage error, because nobody means it; an empty *environment variable* counts as unset, because
-that is what a gateway's ``--cluster=$CLUSTER_NAME`` or ``SERVICE_NAME=`` with nothing set
-expands to. The same goes for the AWS_* variables botocore reads (``drop_empty_aws_variables``).
+usage error, because nobody means it, and an empty ``--endpoint-url`` must never fall back to
+real AWS. An empty *environment variable* counts as unset: a gateway sets ``SERVICE_NAME=``
+for a variable its connection leaves empty. The same goes for the AWS_* variables botocore
+reads (``drop_empty_aws_variables``). One exception for the gateway's connection command
+``--cluster=$CLUSTER_NAME --service-name=$SERVICE_NAME``: the target flags written with ``=``
+and nothing after it, which is what that command becomes when a variable is empty, count as
+not given (``drop_expanded_empty_flags``).
 """
 
 from __future__ import annotations
@@ -180,6 +184,15 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Sett
         debug=bool(flags.get("debug")) or env_flag(environ, "ECS_EXEC_DEBUG"),
         quiet=bool(flags.get("quiet")),
     )
+
+
+#: `--flag=` tokens that a gateway's `--flag=$VARIABLE` produces from an empty variable.
+EXPANDED_EMPTY = frozenset({"--cluster=", "--service-name=", "--service=", "--container="})
+
+
+def drop_expanded_empty_flags(options: Sequence[str]) -> list[str]:
+    """The options without ``--cluster=``-style tokens (see the module docstring)."""
+    return [option for option in options if option not in EXPANDED_EMPTY]
 
 
 def drop_empty_aws_variables(environ: MutableMapping[str, str]) -> None:

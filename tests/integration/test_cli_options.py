@@ -177,6 +177,17 @@ def test_empty_environment_variables_count_as_unset(api, tmp_path):
     assert "services" in document
 
 
+def test_gateway_connection_command_with_empty_variables(api, tmp_path):
+    # `--cluster=$CLUSTER_NAME --service-name=$SERVICE_NAME` with SERVICE_NAME empty.
+    env = clean_env(tmp_path, SERVICE_NAME="")
+    args = ["--cluster=demo", "--service-name=", "--container=", "--endpoint-url", api.url]
+    document = ls_json(run_in_process([*args, "ls", "-o", "json"], env))
+    assert [s["name"] for s in document["services"]] == ["web", "worker"]
+    # ... but an explicitly empty value, and an empty endpoint in any form, are errors.
+    for bad in (["--service-name", ""], ["--endpoint-url="], ["--region="], ["--task="]):
+        one_error(run_in_process([*args, *bad, "ls"], env), USAGE, "is empty")
+
+
 # -- malformed endpoint URLs -----------------------------------------------------------------
 
 
