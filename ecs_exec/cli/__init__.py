@@ -116,6 +116,11 @@ class _ConsoleStdout(io.TextIOBase):
     def isatty(self) -> bool:
         return self.console.stdout_isatty
 
+    def fileno(self) -> int:
+        if self.console.stdout_fd < 0:
+            raise io.UnsupportedOperation("stdout is closed")
+        return self.console.stdout_fd
+
 
 @contextlib.contextmanager
 def _stdout_to(console: Console) -> Iterator[None]:
