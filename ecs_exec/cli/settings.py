@@ -46,6 +46,8 @@ ENVIRONMENT: dict[str, str] = {
 _HOST_PORT = re.compile(
     r"^(?:[^@/]*@)?(?:\[[0-9A-Fa-f:.]+(?:%[\w.~-]+)?\]|[A-Za-z0-9._~-]+)(?::[0-9]{1,5})?$"
 )
+#: botocore's rule for a region name (``botocore.utils.validate_region_name``).
+_REGION = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
 
@@ -174,6 +176,13 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Sett
                     f"{ENVIRONMENT[name]} is not valid UTF-8", hint="set it to a UTF-8 name"
                 )
         values[name] = value
+    if values["region"] is not None and not _REGION.match(values["region"]):
+        source = "--region" if flags.get("region") is not None else "AWS_REGION"
+        error = UsageError if source == "--region" else ConfigurationError
+        raise error(
+            f"{source} '{values['region']}' is not a valid AWS region name",
+            hint="use a region such as us-east-1",
+        )
     if values["endpoint_url"] is not None:
         check_endpoint_url(values["endpoint_url"], "--endpoint-url")
     elif environ.get("AWS_ENDPOINT_URL", "").strip():

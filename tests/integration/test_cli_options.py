@@ -229,7 +229,13 @@ def test_malformed_endpoint_url_in_environment(tmp_path):
 
 def test_malformed_region(tmp_path):
     result = run_in_process(["ls", "--region", "us east"], clean_env(tmp_path))
-    one_error(result, TOOL, "'us east' is not a valid AWS region name")
+    one_error(result, USAGE, "--region 'us east' is not a valid AWS region name")
+    result = run_in_process(["ls"], clean_env(tmp_path, AWS_REGION="us_east"))
+    one_error(result, TOOL, "AWS_REGION 'us_east' is not a valid AWS region name")
+    # AWS_DEFAULT_REGION is botocore's to read: still one named line.
+    env = clean_env(tmp_path, AWS_DEFAULT_REGION="us east")
+    del env["AWS_REGION"]
+    one_error(run_in_process(["ls"], env), TOOL, "'us east' is not a valid AWS region name")
 
 
 # -- non-UTF-8 arguments ---------------------------------------------------------------------
