@@ -211,8 +211,11 @@ def _from_client_error(
             "and the root filesystem must be writable",
         )
     if code == "InvalidParameterException" and "execute command" in message.lower():
+        # ECS gives this one answer for "exec not enabled", "agent not running yet" and a
+        # task that began stopping after ecs-exec checked it: the hint has to cover all three.
         return ExecNotReadyError(
             "execute command is not enabled for this task or its agent is not running",
-            hint=EXEC_NOT_ENABLED_HINT,
+            hint="if the task is starting or stopping, retry in a few seconds or pick another "
+            "task (`ecs-exec ls`); otherwise " + EXEC_NOT_ENABLED_HINT,
         )
     return AwsServiceError(f"{what} failed: {code}: {message}", code=code)

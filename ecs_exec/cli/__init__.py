@@ -33,6 +33,7 @@ from ecs_exec.cli.settings import (
     check_utf8,
     debug_requested,
     drop_empty_aws_variables,
+    drop_expanded_empty_flags,
 )
 from ecs_exec.errors import EcsExecError, ExitStatus, LocalStreamError
 from ecs_exec.local.terminal import Console
@@ -117,6 +118,11 @@ class _ConsoleStdout(io.TextIOBase):
     def isatty(self) -> bool:
         return self.console.stdout_isatty
 
+    def fileno(self) -> int:
+        if self.console.stdout_fd < 0:
+            raise io.UnsupportedOperation("stdout is closed")
+        return self.console.stdout_fd
+
 
 @contextlib.contextmanager
 def _stdout_to(console: Console) -> Iterator[None]:
@@ -163,6 +169,7 @@ def _run(console: Console, options: list[str], remote: list[str] | None, locked:
             "stdout is closed", hint="redirect it to /dev/null (>/dev/null) to discard output"
         )
     command = build_command()
+    options = drop_expanded_empty_flags(options)
     invocation = Invocation(console=console, remote_argv=remote)
     if not os.environ.get(COMPLETE_VAR):  # a Tab press: click answers, nothing runs
         scope = prepare(command, options, console.environ)  # the lock: before anything runs

@@ -136,13 +136,17 @@ Exec (the default command):
   ecs-exec --cluster C --service-name S --pipe 'rails runner -' < job.rb
 
 The remote exit status becomes ecs-exec's; ecs-exec's own failures exit 255, usage
-errors 2. Environment: CLUSTER_NAME, SERVICE_NAME, CONTAINER, the AWS_* variables,
-ECS_EXEC_CONTEXT, ECS_EXEC_PLUGIN, ECS_EXEC_DEBUG (or CONNECTION_DEBUG), ECS_EXEC_TASK_POLL,
-ECS_EXEC_TIMINGS (see the README). Precedence: flags, environment, context, defaults.
+errors 2 (--debug keeps these). --profile, --region, --endpoint-url, --sandbox, --debug,
+--quiet go before or after a subcommand. Flags win over the environment: CLUSTER_NAME,
+SERVICE_NAME, CONTAINER, the AWS_* variables, ECS_EXEC_PLUGIN, ECS_EXEC_DEBUG,
+ECS_EXEC_TASK_POLL, ECS_EXEC_TIMINGS (see the README). An empty flag value is an error;
+an empty environment variable counts as unset.
 
 CLUSTER_NAME and SERVICE_NAME together lock the connection, as an access gateway needs:
 flags that change the target, region, profile or endpoint are refused, and so is
 --sandbox. ECS_EXEC_LOCK=0 turns the lock off (README: "For gateway administrators").
+ECS_EXEC_CONTEXT or --context choose a named context (`ecs-exec context`), below the
+environment. CONNECTION_DEBUG=1 is --debug.
 
 Try it with no AWS account: `ecs-exec --sandbox ls --cluster demo --service web`.
 """

@@ -1,9 +1,13 @@
 """One invocation's settings, typed and frozen: flags > environment > defaults.
 
 The empty-value rule (documented in the README): an empty *flag* value (``--cluster ''``) is a
-usage error, because nobody means it; an empty *environment variable* counts as unset, because
-that is what a gateway's ``--cluster=$CLUSTER_NAME`` or ``SERVICE_NAME=`` with nothing set
-expands to. The same goes for the AWS_* variables botocore reads (``drop_empty_aws_variables``).
+usage error, because nobody means it, and an empty ``--endpoint-url`` must never fall back to
+real AWS. An empty *environment variable* counts as unset: a gateway sets ``SERVICE_NAME=``
+for a variable its connection leaves empty. The same goes for the AWS_* variables botocore
+reads (``drop_empty_aws_variables``). One exception for the gateway's connection command
+``--cluster=$CLUSTER_NAME --service-name=$SERVICE_NAME``: the target flags written with ``=``
+and nothing after it, which is what that command becomes when a variable is empty, count as
+not given (``drop_expanded_empty_flags``).
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ ENVIRONMENT: dict[str, str] = {
 _HOST_PORT = re.compile(
     r"^(?:[^@/]*@)?(?:\[[0-9A-Fa-f:.]+(?:%[\w.~-]+)?\]|[A-Za-z0-9._~-]+)(?::[0-9]{1,5})?$"
 )
+#: botocore's rule for a region name (``botocore.utils.validate_region_name``).
+_REGION = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 #: Variables that switch on --debug: ours, and the one the hoop gateway sets.
 DEBUG_VARIABLES = ("ECS_EXEC_DEBUG", "CONNECTION_DEBUG")
@@ -186,6 +192,13 @@ def build_settings(
                     f"{ENVIRONMENT[name]} is not valid UTF-8", hint="set it to a UTF-8 name"
                 )
         values[name] = value
+    if values["region"] is not None and not _REGION.match(values["region"]):
+        source = "--region" if flags.get("region") is not None else "AWS_REGION"
+        error = UsageError if source == "--region" else ConfigurationError
+        raise error(
+            f"{source} '{values['region']}' is not a valid AWS region name",
+            hint="use a region such as us-east-1",
+        )
     if values["endpoint_url"] is not None:
         check_endpoint_url(values["endpoint_url"], "--endpoint-url")
     elif environ.get("AWS_ENDPOINT_URL", "").strip():
@@ -209,6 +222,15 @@ def build_settings(
         context=context.name if context is not None else None,
         sandbox_context=from_context and is_loopback(values["endpoint_url"]),
     )
+
+
+#: `--flag=` tokens that a gateway's `--flag=$VARIABLE` produces from an empty variable.
+EXPANDED_EMPTY = frozenset({"--cluster=", "--service-name=", "--service=", "--container="})
+
+
+def drop_expanded_empty_flags(options: Sequence[str]) -> list[str]:
+    """The options without ``--cluster=``-style tokens (see the module docstring)."""
+    return [option for option in options if option not in EXPANDED_EMPTY]
 
 
 def is_loopback(url: str | None) -> bool:

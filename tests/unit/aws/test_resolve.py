@@ -313,3 +313,21 @@ def test_not_found_errors_name_the_cluster_and_list_what_exists(ecs):
         EcsApi(client).list_task_arns("demo", "api")
     assert str(info2.value) == "service 'api' not found in cluster 'demo'"
     assert info2.value.hint == "services in cluster 'demo': web"
+
+
+def test_execute_command_refusal_hint_covers_a_racing_stop(ecs):
+    client, stub = ecs
+    message = (
+        "The execute command failed because execute command was not enabled when the task "
+        "was run or the execute command agent isn't running. Wait and try again or run a new "
+        "task with execute command enabled and try again."
+    )
+    stub.add_client_error(
+        "execute_command", "InvalidParameterException", message, expected_params=None
+    )
+    with pytest.raises(ExecNotReadyError) as info:
+        EcsApi(client).execute_command(
+            cluster="demo", task_arn=f"{ARN}:task/demo/{'a' * 32}", container="app", command="sh"
+        )
+    assert "retry in a few seconds" in (info.value.hint or "")
+    assert "enable-execute-command" in (info.value.hint or "")
