@@ -215,8 +215,13 @@ class Resolver:
     def candidate_tasks(self, cluster: str, spec: TargetSpec) -> list[Task]:
         if spec.task:
             task = self._find_task(cluster, spec.task, spec.service)
-            # A task named directly must still be one of the service asked for (a gateway
-            # pins the service; --task must not reach another service's task).
+            # A task named directly must still be one of the cluster and service asked for
+            # (a gateway pins them; --task must not reach another service's task).
+            if task.cluster_arn and task.cluster_name != cluster:
+                raise UsageError(
+                    f"task '{spec.task}' belongs to cluster '{task.cluster_name}', "
+                    f"not to cluster '{cluster}'"
+                )
             if spec.service and task.service_name != spec.service.rsplit("/", 1)[-1]:
                 owner = f"service '{task.service_name}'" if task.service_name else "no service"
                 raise UsageError(

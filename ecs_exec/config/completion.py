@@ -47,7 +47,9 @@ class Scope:
     task: str | None = None
 
     def cache_key(self, kind: str) -> str:
-        raw = json.dumps([kind, asdict(self)], sort_keys=True)
+        # The access key id stands for the account when no profile names it.
+        identity = os.environ.get("AWS_ACCESS_KEY_ID", "")
+        raw = json.dumps([kind, asdict(self), identity], sort_keys=True)
         return hashlib.sha256(raw.encode()).hexdigest()
 
 

@@ -331,3 +331,12 @@ def test_execute_command_refusal_hint_covers_a_racing_stop(ecs):
         )
     assert "retry in a few seconds" in (info.value.hint or "")
     assert "enable-execute-command" in (info.value.hint or "")
+
+
+def test_a_task_of_another_cluster_is_refused(ecs):
+    client, stub = ecs
+    tid = "d" * 32
+    elsewhere = {**task(tid), "clusterArn": f"{ARN}:cluster/staging", "group": "service:web"}
+    stub.add_response("describe_tasks", {"tasks": [elsewhere]}, {"cluster": "demo", "tasks": [tid]})
+    with pytest.raises(UsageError, match="belongs to cluster 'staging', not to cluster 'demo'"):
+        Resolver(EcsApi(client)).resolve(TargetSpec(cluster="demo", service="web", task=tid))
