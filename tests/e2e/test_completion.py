@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,11 @@ import pytest
 from ecs_exec.sandbox import demo
 from tests.clihelpers import ROOT, clean_env, run_cli
 
-pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+needs = {
+    shell: pytest.mark.skipif(shutil.which(shell) is None, reason=f"{shell} is not installed")
+    for shell in ("bash", "zsh", "fish")
+}
+pytestmark = needs["bash"]
 
 
 @pytest.fixture
@@ -114,3 +119,38 @@ def test_show_completion(env, shell):
     assert result.code == 0, result.err
     assert "_ECS_EXEC_COMPLETE" in result.out
     assert f"complete_{shell}" in result.out
+
+
+def run_shell(env: dict[str, str], argv: list[str]) -> str:
+    proc = subprocess.run(argv, capture_output=True, env=env, timeout=60, cwd=ROOT, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@needs["zsh"]
+def test_zsh_install_and_complete(env, home):
+    result = run_cli(["--install-completion", "zsh"], env)
+    assert result.code == 0, result.err
+    assert "compinit" in (home / ".zshrc").read_text()
+    # compsys needs a line editor; stand-ins for compdef and _arguments print what the
+    # installed function hands them, which is what zsh would offer.
+    script = (
+        "compdef() { :; }\n"
+        '_arguments() { print -r -- "$@"; }\n'
+        "_files() { print -r -- _files; }\n"
+        'source "$HOME/.zfunc/_ecs-exec"\n'
+        "words=(ecs-exec --cluster ''); CURRENT=3\n"
+        "_ecs_exec_completion\n"
+    )
+    out = run_shell(env, ["zsh", "-f", "-c", script])
+    assert re.findall(r'"([^"]*)"', out) == ["demo", "secure", "staging"]
+
+
+@needs["fish"]
+def test_fish_install_and_complete(env, home):
+    result = run_cli(["--install-completion", "fish"], env)
+    assert result.code == 0, result.err
+    installed = home / ".config" / "fish" / "completions" / "ecs-exec.fish"
+    script = f"source '{installed}'; complete --do-complete 'ecs-exec --cluster '"
+    out = run_shell(env, ["fish", "--no-config", "-c", script])
+    assert [line.split("\t")[0] for line in out.splitlines()] == ["demo", "secure", "staging"]
