@@ -8,6 +8,7 @@ with the user's arguments appended after it.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,7 +26,6 @@ with warnings.catch_warnings():
 __all__ = ["app", "build_command", "click_exceptions"]
 
 from ecs_exec import __version__
-from ecs_exec.cli.context_cmd import context_app
 from ecs_exec.cli.settings import Invocation, build_settings
 from ecs_exec.config.completion import (
     complete_clusters,
@@ -323,8 +323,44 @@ def sandbox_cmd(
     )
 
 
-app.add_typer(context_app, name="context")
+class _LazyGroup(click.Group):
+    """A subcommand group built on first use: typer spends ~10 ms building `context`'s
+    six commands, which an exec never needs."""
+
+    def __init__(self, name: str, load: Callable[[], click.Group], **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+        self._load = load
+        self._group: click.Group | None = None
+
+    def _real(self) -> click.Group:
+        if self._group is None:
+            self._group = self._load()
+        return self._group
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._real().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._real().get_command(ctx, cmd_name)
+
+
+def _context_group() -> click.Group:
+    from ecs_exec.cli.context_cmd import context_app
+
+    group = typer.main.get_command(context_app)
+    assert isinstance(group, click.Group)
+    return group
 
 
 def build_command() -> click.Command:
-    return typer.main.get_command(app)
+    command = typer.main.get_command(app)
+    assert isinstance(command, click.Group)
+    command.add_command(
+        _LazyGroup(
+            "context",
+            _context_group,
+            help="Named contexts: create, ls, use, show, update, rm (see the README).",
+            no_args_is_help=True,
+        )
+    )
+    return command

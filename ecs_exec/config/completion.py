@@ -10,11 +10,8 @@ effect). Any failure offers nothing: completion never prints an error.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -25,6 +22,9 @@ import click
 
 from ecs_exec.aws.cache import cache_dir
 from ecs_exec.config import contexts
+
+# The heavier modules (hashlib, tempfile, threading) are imported where a Tab press needs
+# them: this module is imported on every run, to declare the completers.
 
 #: How long an answer is reused (a few seconds: long enough for repeated Tabs).
 CACHE_SECONDS = 5.0
@@ -47,6 +47,8 @@ class Scope:
     task: str | None = None
 
     def cache_key(self, kind: str) -> str:
+        import hashlib
+
         # The access key id stands for the account when no profile names it.
         identity = os.environ.get("AWS_ACCESS_KEY_ID", "")
         raw = json.dumps([kind, asdict(self), identity], sort_keys=True)
@@ -127,6 +129,8 @@ def _read(path: Path, at: float) -> list[str] | None:
 
 
 def _write(path: Path, names: list[str], at: float) -> None:
+    import tempfile
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -139,6 +143,8 @@ def _write(path: Path, names: list[str], at: float) -> None:
 
 def _bounded(fetch: Callable[[str, Scope], list[str]], kind: str, scope: Scope) -> list[str] | None:
     """Run the lookup in a daemon thread and give up at the deadline (None)."""
+    import threading
+
     result: list[list[str]] = []
 
     def run() -> None:

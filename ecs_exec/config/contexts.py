@@ -24,8 +24,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -213,6 +211,8 @@ def load(path: Path) -> ContextStore:
         ConfigurationError: unreadable, not TOML (the message names the file and line), or
             settings ecs-exec does not know.
     """
+    import tomllib  # here: most runs have no contexts file, and start-up time counts
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -318,6 +318,8 @@ def save(store: ContextStore) -> None:
     Raises:
         ConfigurationError: the directory or file cannot be written.
     """
+    import tempfile
+
     path = store.path
     text = render(store)
     try:
