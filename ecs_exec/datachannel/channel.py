@@ -5,7 +5,13 @@ Theory of operation
 A :class:`DataChannel` turns inputs (frames received, data to send, the passing of time) into
 outputs (frames to send, events, the next deadline). It never reads a socket, a clock or a
 random source of its own: ``now`` is a parameter, ids and nonces come from injected callables
-(style §3.2). The same class plays the **client** (session-manager-plugin) and the **agent**
+(style §3.2).
+
+Two clocks: every input takes ``now``, a *monotonic* time in seconds used only for
+retransmission and RTT deadlines (and returned by :meth:`DataChannel.get_timer`); the
+protocol's CreatedDate field comes from the injected ``wall_clock`` (epoch seconds).
+
+The same class plays the **client** (session-manager-plugin) and the **agent**
 (the sandbox/emulator), sharing sequencing, acknowledgement and retransmission, as websockets'
 ``Protocol(side)`` does.
 
@@ -139,7 +145,8 @@ class DataChannel:
         message_id: source of MessageIds and RequestIds; default a batched ``uuid4``
             (:class:`~ecs_exec.datachannel.message.MessageIdSource`).
         random_bytes: source of nonces and challenges.
-        clock_ms: source of CreatedDate (epoch ms); default ``now`` in ms (at least 1).
+        wall_clock: epoch seconds, e.g. ``time.time``; used only for CreatedDate. ``now``
+            arguments are monotonic and never reach the wire.
         retransmit_policy: default ALL_OVERDUE for the client, OLDEST_ONLY (real agent) for
             the agent.
         max_in_flight: client window, in unacknowledged messages (the agent has none).
@@ -154,11 +161,11 @@ class DataChannel:
         session_id: str,
         token: str,
         client_id: str,
+        wall_clock: Callable[[], float],
         target_id: str = "",
         client_version: str = CLIENT_VERSION,
         message_id: Callable[[], UUID] | None = None,
         random_bytes: Callable[[int], bytes] = secrets.token_bytes,
-        clock_ms: Callable[[], int] | None = None,
         retransmit_policy: RetransmitPolicy | None = None,
         max_in_flight: int | None = DEFAULT_MAX_IN_FLIGHT,
         max_resends: int = RESEND_MAX_ATTEMPT,
@@ -178,7 +185,7 @@ class DataChannel:
             self._message_id = message_id
             self._raw_id = lambda: message_id().bytes
         self._random_bytes = random_bytes
-        self._clock_ms = clock_ms
+        self._wall_clock = wall_clock
         self.logger = logger or logging.getLogger("ecs_exec.datachannel")
         self.debug = self.logger.isEnabledFor(logging.DEBUG)
         client = side is Side.CLIENT
@@ -474,7 +481,7 @@ class DataChannel:
             InvalidStateError: the channel is already closed.
         """
         self._require(None, "send_channel_closed")
-        created = self._created(now)
+        created = self._created()
         mid = self._message_id()
         content = pl.ChannelClosedContent(
             message_id=str(mid),
@@ -498,10 +505,28 @@ class DataChannel:
             if self.debug:
                 self.logger.debug("%s: resending %d message(s)", self.side.value, len(resends))
             self._to_send.extend(resends)
+        self._report_give_up()
+
+    def _report_give_up(self) -> None:
         gave_up = self._outgoing.gave_up
         if gave_up is not None and not self._gave_up_reported:
             self._gave_up_reported = True
             self._events.append(RetransmissionGaveUp(*gave_up))
+
+    def resend_unacknowledged(self, *, now: float) -> None:
+        """Resend every unacknowledged stream message now, whatever its deadline.
+
+        What a driver calls after a resume (a new websocket): the far end may have lost
+        everything in flight with the old connection, so waiting for each RTO would stall.
+        The resends count towards ``max_resends``.
+        """
+        if self._state is State.CLOSED:
+            return
+        resends = self._outgoing.resend_all(now=now)
+        if self.debug:
+            self.logger.debug("%s: resending %d message(s) now", self.side.value, len(resends))
+        self._to_send.extend(resends)
+        self._report_give_up()
 
     def close(self, *, now: float) -> None:
         """Close locally: stop sending, resending and delivering. Idempotent."""
@@ -703,15 +728,14 @@ class DataChannel:
             message_id=raw_id,
             payload_type=ptype,
             payload=payload,
-            created_date=self._created(now),
+            created_date=self._created(),
         )
         self._to_send.append(data)
         return data
 
-    def _created(self, now: float) -> int:
-        if self._clock_ms is not None:
-            return self._clock_ms()
-        return max(1, int(now * 1000))  # CreatedDate 0 would make the far end drop it
+    def _created(self) -> int:
+        # Epoch milliseconds; CreatedDate 0 would make the far end drop the message.
+        return max(1, int(self._wall_clock() * 1000))
 
     def _set_state(self, state: State) -> None:
         if state not in TRANSITIONS[self._state]:

@@ -258,6 +258,31 @@ class OutgoingBuffer:
             out.append(entry.data)
         return out
 
+    def resend_all(self, *, now: float) -> list[bytes]:
+        """Return every unacknowledged message, to send again at once (after a resume).
+
+        Each counts as one resend; the next timer deadlines are measured from ``now`` (the
+        backoff is not doubled: nothing timed out). Nothing is returned after a give-up.
+
+        Args:
+            now: the current time.
+
+        Returns:
+            Wire bytes to send again, oldest first.
+        """
+        if self.tick_origin is None:
+            self.tick_origin = now
+        out: list[bytes] = []
+        for entry in self._entries.values():
+            if self.gave_up is not None:
+                break
+            self._resent(entry, now)
+            out.append(entry.data)
+            if self.policy is RetransmitPolicy.ALL_OVERDUE:
+                entry.due = now + entry.backoff
+                heapq.heappush(self._heap, (entry.due, entry.seq))
+        return out
+
     def _resent(self, entry: _Entry, now: float) -> None:
         entry.attempts += 1
         entry.last_sent = now

@@ -211,6 +211,7 @@ class AgentSession:
                 session_id=self.session_id,
                 token=self.session.token,
                 client_id=client_id,
+                wall_clock=time.time,
                 target_id=self.session.target_id,
             )
             if not self.session.kms_key_id:

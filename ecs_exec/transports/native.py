@@ -111,6 +111,7 @@ class NativeStream:
             session_id=session.session_id,
             token=session.token_value,
             client_id=str(uuid.uuid4()),
+            wall_clock=time.time,
             target_id=target,
             logger=logger if logger.isEnabledFor(logging.DEBUG) else None,
         )
@@ -392,7 +393,7 @@ class NativeStream:
                 self._ws = await asyncio.wait_for(self._dial(token), timeout=remaining)
                 logger.debug("resumed session %s", self.session.session_id)
                 # Resend what the agent has not acknowledged without waiting for the RTO.
-                self.channel.handle_timer(now=time.time() + 10.0)
+                self.channel.resend_unacknowledged(now=time.time())
                 self._process()
                 return
             except AwsError as exc:

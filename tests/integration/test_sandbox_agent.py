@@ -81,6 +81,7 @@ class MiniClient:
             session_id=session["sessionId"],
             token=session["tokenValue"],
             client_id=str(uuid.uuid4()),
+            wall_clock=time.time,
             target_id=target,
         )
         self.ws: Any = None

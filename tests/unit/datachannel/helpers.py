@@ -35,6 +35,7 @@ def make(side: Side, **kwargs: object) -> DataChannel:
         "target_id": "ecs:cluster_task_runtime",
         "message_id": id_source(seed),
         "random_bytes": nonces(seed),
+        "wall_clock": lambda: 1_700_000_000.0,
     }
     params.update(kwargs)
     return DataChannel(side, **params)  # type: ignore[arg-type]

@@ -99,8 +99,9 @@ def test_legacy_start_first_output_starts_the_session() -> None:
 
 
 def test_ack_envelope() -> None:
-    client = make(Side.CLIENT)
-    client.receive_message(out(0, b"x"), now=1.0)
+    # CreatedDate comes from the wall clock, never from the monotonic ``now``.
+    client = make(Side.CLIENT, wall_clock=lambda: 1.0)
+    client.receive_message(out(0, b"x"), now=5000.0)
     ack = decode(client.data_to_send()[0])
     assert (ack.message_type, ack.sequence_number, ack.flags, ack.payload_type) == (
         "acknowledge",
@@ -625,7 +626,7 @@ def test_defaults_clock_and_debug_logging(caplog: pytest.LogCaptureFixture) -> N
         session_id="s",
         token="t",
         client_id="c",
-        clock_ms=lambda: 1503434274948,
+        wall_clock=lambda: 1503434274.948,
         logger=logger,
         retransmit_policy=RetransmitPolicy.OLDEST_ONLY,
     )
@@ -634,6 +635,31 @@ def test_defaults_clock_and_debug_logging(caplog: pytest.LogCaptureFixture) -> N
         client.receive_message(b"bad", now=0.0)
         client.send_input(b"y", now=0.0)
         client.handle_timer(now=10.0)
+        client.resend_unacknowledged(now=11.0)
     assert decode(client.data_to_send()[0]).created_date == 1503434274948
     assert "output_stream_data seq=0" in caplog.text
     assert "y" not in [r.getMessage() for r in caplog.records]
+
+
+def test_resend_unacknowledged_resends_all_in_flight_at_once() -> None:
+    client = make(Side.CLIENT)
+    client.send_input(bytes(3000), now=0.0)
+    sent = client.data_to_send()
+    assert len(sent) == 3
+    client.resend_unacknowledged(now=0.01)  # e.g. after a resume, well before the RTO
+    assert client.data_to_send() == sent  # same bytes, same MessageIds
+    client.receive_message(frame("acknowledge", 0, 0, ack_body(1)), now=0.02)
+    client.resend_unacknowledged(now=0.03)
+    assert client.data_to_send() == [sent[0], sent[2]]
+    client.close(now=0.04)
+    client.resend_unacknowledged(now=0.05)
+    assert client.data_to_send() == []
+
+
+def test_resend_unacknowledged_reports_a_give_up() -> None:
+    agent = make(Side.AGENT, max_resends=1)
+    agent.send_output(b"x", now=0.0)
+    agent.data_to_send()
+    agent.resend_unacknowledged(now=1.0)
+    assert len(agent.data_to_send()) == 1
+    assert agent.events_received() == [RetransmissionGaveUp(0, 1)]
