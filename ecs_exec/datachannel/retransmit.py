@@ -101,6 +101,8 @@ class RttEstimator:
 
 @dataclass(slots=True)
 class _Entry:
+    """One unacknowledged message and its resend bookkeeping."""
+
     seq: int
     data: bytes
     first_sent: float
