@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 :class:`AgentChannel` adds to the shared core (:mod:`~ecs_exec.datachannel.channel`) what
-only the agent does (docs/protocol.md#8-handshake, docs/agent.md):
+only the agent does (docs/protocol.md#9-handshake, docs/agent.md):
 
 * output goes out as ``output_stream_data`` at once, one message per 1024 bytes: the agent
   has no window and never waits for acks; its first stream message carries the SYN flag;
@@ -47,7 +47,7 @@ from ecs_exec.errors import InvalidStateError
 AGENT_VERSION = "3.3.40.0"  #: the AgentVersion reported by default
 SYN_FLAG = 1  #: Flags of the agent's first output_stream_data
 
-#: Only these go out encrypted once a key is in use (docs/protocol.md#9-encryption).
+#: Only these go out encrypted once a key is in use (docs/protocol.md#10-encryption).
 _ENCRYPTED_TYPES = frozenset({PayloadType.OUTPUT, PayloadType.STDERR, PayloadType.EXIT_CODE})
 
 

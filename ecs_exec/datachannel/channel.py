@@ -14,8 +14,8 @@ retransmission and RTT deadlines (and returned by :meth:`DataChannel.get_timer`)
 protocol's CreatedDate field comes from the injected ``wall_clock`` (epoch seconds). Message
 ids and nonces come from injected callables too.
 
-The core does for both roles what does not depend on the role (docs/protocol.md#6-sequencing,
-#7-retransmission):
+The core does for both roles what does not depend on the role (docs/protocol.md#7-sequencing,
+#8-retransmission):
 
 * a frame that fails :func:`~ecs_exec.datachannel.message.validate` is dropped with no ack;
 * an ``acknowledge`` goes to the outgoing buffer
@@ -75,7 +75,7 @@ from ecs_exec.errors import (
 )
 
 STREAM_DATA_PAYLOAD_SIZE = 1024  #: config.go StreamDataPayloadSize / StdinBufferLimit
-ACK_FLAGS = 3  #: SYN|FIN, what every acknowledge carries (docs/protocol.md#3-header)
+ACK_FLAGS = 3  #: SYN|FIN, what every acknowledge carries (docs/protocol.md#4-header)
 
 
 class Side(Enum):
@@ -233,7 +233,7 @@ class DataChannel(ABC):
             msg = decode_message(data)
         except MalformedMessage as exc:
             # messageparser.go Validate failures are dropped with no ack
-            # (docs/protocol.md#3-header).
+            # (docs/protocol.md#4-header).
             if self.debug:
                 self.logger.debug("%s: dropped invalid frame: %s", self.side.value, exc)
             return

@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 :class:`ClientChannel` adds to the shared core (:mod:`~ecs_exec.datachannel.channel`) what
-only the client does (docs/protocol.md#8-handshake, #9-encryption):
+only the client does (docs/protocol.md#9-handshake, #10-encryption):
 
 * it writes the OpenDataChannel text frame first on every (re)connect;
 * stdin, terminal sizes and flags go out as ``input_stream_data``, queued and sent as the
@@ -47,7 +47,7 @@ from ecs_exec.datachannel.retransmit import RESEND_MAX_ATTEMPT, RetransmitPolicy
 from ecs_exec.datachannel.state import CLIENT_TRANSITIONS, State, Trigger
 from ecs_exec.errors import HandshakeError, InvalidStateError
 
-#: The ClientVersion we report (a 4-part version: docs/protocol.md#13-versions-and-constants).
+#: The ClientVersion we report (a 4-part version: docs/protocol.md#15-versions-and-constants).
 CLIENT_VERSION = "1.2.677.0"
 #: Client window, in unacknowledged input messages: about 1 MiB, which keeps ~10 MB/s of
 #: input flowing over a 100 ms round trip (256 capped it at ~2.5 MB/s at 50 ms latency).
@@ -243,7 +243,7 @@ class ClientChannel(DataChannel):
 
     def _on_handshake_request(self, msg: ClientMessage, now: float) -> None:
         if not self._machine.allows(Trigger.HANDSHAKE_REQUEST):
-            return  # never redo a handshake (docs/protocol.md#8-handshake)
+            return  # never redo a handshake (docs/protocol.md#9-handshake)
         request = hp.parse_handshake_request(msg.payload)
         self._process(Trigger.HANDSHAKE_REQUEST)
         self.agent_version = request.agent_version

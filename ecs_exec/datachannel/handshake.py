@@ -1,11 +1,12 @@
-"""The session-type and KMS handshake (spec §5, §6) for either end, sans-I/O.
+"""The session-type and KMS handshake for either end, sans-I/O.
 
 Theory of operation
 -------------------
-:class:`~ecs_exec.datachannel.channel.DataChannel` owns the states, sequencing and sending; it hands
-every handshake payload to one of the two helpers here and sends what they return. The helpers
-hold only handshake state, never read a socket or a clock (``now`` is a parameter) and take
-their randomness from the channel's injected source.
+:class:`~ecs_exec.datachannel.client.ClientChannel` and
+:class:`~ecs_exec.datachannel.agent.AgentChannel` own the states, sequencing and sending (see
+docs/protocol.md#9-handshake); they hand every handshake payload to one of the two helpers here
+and send what they return. The helpers hold only handshake state, never read a socket or a clock
+(``now`` is a parameter) and take their randomness from the channel's injected source.
 
 Client (:class:`ClientHandshake`): the agent's HandshakeRequest is answered action by action,
 as streaming.go does: a known SessionType is accepted, anything else is refused or reported as
@@ -13,7 +14,8 @@ unsupported. A KMSEncryption action with a key id makes the response wait: the c
 :class:`~ecs_exec.datachannel.events.EncryptionKeyRequested`, the driver calls GenerateDataKey (the
 plugin calls KMS inline in ProcessKMSEncryptionHandshakeAction) and then
 ``provide_data_key`` or ``reject_data_key``, which fill in the held KMS answer. An
-EncChallengeRequest is decrypted with the data key and sent back re-encrypted (§6.2).
+EncChallengeRequest is decrypted with the data key and sent back re-encrypted
+(docs/protocol.md#104-encryption-challenge).
 
 Agent (:class:`AgentHandshake`): ``start_handshake`` sends the HandshakeRequest (with a random
 KMS Challenge when a key id is given). The HandshakeResponse must accept the session type;
@@ -135,7 +137,7 @@ class ClientHandshake:
 
     @staticmethod
     def answer_challenge(cipher: CipherPair | None, payload: bytes) -> bytes:
-        """Decrypt an EncChallengeRequest and re-encrypt it (§6.2); return the PT9 payload.
+        """Decrypt an EncChallengeRequest and re-encrypt it; return the PT9 payload.
 
         Raises:
             HandshakeError: no data key is in use.
@@ -170,7 +172,7 @@ class AgentHandshake:
     def request(
         self, *, session_type: str, kms_key_id: str | None, agent_version: str, now: float
     ) -> bytes:
-        """Start the handshake (§5.2); KMSEncryption only with a key id.
+        """Start the handshake (docs/protocol.md#92-handshakerequest); KMS only with a key id.
 
         Returns:
             The PT5 HandshakeRequest payload.

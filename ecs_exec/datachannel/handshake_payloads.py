@@ -1,6 +1,6 @@
 """Handshake and encryption-challenge payloads (PT5-PT9), with byte-exact serialisers.
 
-The session-type and KMS handshake (docs/protocol.md#8-handshake, #9-encryption) exchanges
+The session-type and KMS handshake (docs/protocol.md#9-handshake, #10-encryption) exchanges
 JSON payloads that session-manager-plugin marshals with Go's ``encoding/json``; the models
 here reproduce its bytes through :func:`~ecs_exec.datachannel.payloads.go_json`. Parsers
 validate types and raise :class:`~ecs_exec.errors.RemoteProtocolError` on anything the far
@@ -34,7 +34,7 @@ class ActionStatus(IntEnum):
     UNSUPPORTED = 3  #: unknown ActionType (the plugin puts this in ActionResult, status 0)
 
 
-# --- handshake (§5) -----------------------------------------------------------------------
+# --- handshake (docs/protocol.md#9-handshake) ----------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +188,7 @@ class HandshakeResponse:
     errors: tuple[str, ...] = field(default=())
 
     def to_bytes(self) -> bytes:
-        """Serialise byte-exactly as the plugin does (§5.3).
+        """Serialise byte-exactly as the plugin does (docs/protocol.md#93-handshakeresponse).
 
         Returns:
             The JSON payload.
@@ -288,7 +288,8 @@ class HandshakeComplete:
 
 
 def parse_handshake_complete(payload: bytes) -> HandshakeComplete:
-    """Parse a PT7 payload; the duration must be a JSON integer, as Go requires (§5.4).
+    """Parse a PT7 payload; the duration must be a JSON integer, as Go requires
+    (docs/protocol.md#94-handshakecomplete).
 
     Raises:
         RemoteProtocolError: not an object, a non-integer duration, a non-string message.
@@ -300,7 +301,7 @@ def parse_handshake_complete(payload: bytes) -> HandshakeComplete:
     return HandshakeComplete(ttc, get_str(obj, "CustomerMessage", "HandshakeComplete", ""))
 
 
-# --- encryption challenge (§6.4) ----------------------------------------------------------
+# --- encryption challenge (docs/protocol.md#104-encryption-challenge) ----------------------------
 
 
 def challenge_payload(sealed: bytes) -> bytes:

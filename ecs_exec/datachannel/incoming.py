@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 The counterpart of :mod:`~ecs_exec.datachannel.retransmit` (the outgoing buffer). The far end
 numbers its stream messages from 0; :class:`IncomingBuffer` keeps the next sequence number
-it expects and classifies every arrival (docs/protocol.md#6-sequencing):
+it expects and classifies every arrival (docs/protocol.md#7-sequencing):
 
 * ``IN_ORDER`` (seq == expected): deliver it now, then drain what the gap was holding back
   (:meth:`IncomingBuffer.pop_next`);

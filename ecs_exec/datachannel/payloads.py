@@ -1,7 +1,7 @@
 """Payloads of the data channel outside the handshake, with byte-exact serialisers.
 
 The OpenDataChannel frame, acknowledge, channel_closed, terminal size and flags
-(docs/protocol.md#2-connection, #4-message-types, #10-flags-and-terminal-size); the handshake
+(docs/protocol.md#3-connection, #5-message-types, #11-terminal-size-and-flags); the handshake
 payloads live in :mod:`~ecs_exec.datachannel.handshake_payloads`. The official plugin marshals
 JSON with Go's ``encoding/json`` (compact, struct field order, ``null`` for nil slices and
 pointers, ``<``/``>``/``&`` escaped), so :func:`go_json` reproduces that and the serialisers
@@ -83,7 +83,7 @@ def b64encode(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-# --- OpenDataChannel text frame (§2.2) ----------------------------------------------------
+# --- OpenDataChannel text frame (docs/protocol.md#32-opendatachannel-frame) ----------------------
 
 
 def open_data_channel_frame(
@@ -111,7 +111,7 @@ def open_data_channel_frame(
     ).decode("utf-8")
 
 
-# --- acknowledge (§4.2) -------------------------------------------------------------------
+# --- acknowledge (docs/protocol.md#51-acknowledge) -----------------------------------------------
 
 
 def acknowledge_payload(message_type: str, message_id: UUID, sequence_number: int) -> bytes:
@@ -142,7 +142,8 @@ _ACK_SHAPE = re.compile(
 
 
 def parse_acknowledge(payload: bytes) -> int:
-    """Return the acknowledged sequence number, the only field the plugin reads (§7.2).
+    """Return the acknowledged sequence number, the only field the plugin reads
+    (docs/protocol.md#51-acknowledge).
 
     Args:
         payload: the acknowledge message's payload.
@@ -164,7 +165,7 @@ def parse_acknowledge(payload: bytes) -> int:
     return seq
 
 
-# --- channel_closed (§4.4) ----------------------------------------------------------------
+# --- channel_closed (docs/protocol.md#52-channel_closed) -----------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +216,7 @@ def parse_channel_closed(payload: bytes) -> str:
     return get_str(load_object(payload, "channel_closed"), "Output", "channel_closed", "")
 
 
-# --- terminal size (§9) and flags (§3.5) --------------------------------------------------
+# --- terminal size and flags (docs/protocol.md#11-terminal-size-and-flags) -----------------------
 
 
 def size_payload(cols: int, rows: int) -> bytes:

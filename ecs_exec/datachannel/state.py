@@ -10,7 +10,7 @@ from the table is a bug in the channel and raises
 first where the protocol says what to do instead: a local call becomes an
 :class:`~ecs_exec.errors.InvalidStateError` for the caller, and a message from the far end
 that has no transition (a second HandshakeRequest, a HandshakeComplete outside a handshake)
-is ignored, as session-manager-plugin ignores it (docs/protocol.md#8-handshake).
+is ignored, as session-manager-plugin ignores it (docs/protocol.md#9-handshake).
 
 The two roles share the states and differ in one place: output during a handshake. The
 client delivers it (it is the agent's business not to send any); the agent refuses to send

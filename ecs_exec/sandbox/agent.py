@@ -1,7 +1,7 @@
 """The agent side of one sandbox exec session: a PTY process behind an ``AgentChannel``.
 
 By default it behaves like the SSM agent running an ECS Exec (``InteractiveCommands``) session
-(``/work/shared/ssm-agent.md``; amazon-ssm-agent ``agent/session/shell/shell.go``):
+(docs/agent.md; amazon-ssm-agent ``agent/session/shell/shell.go``):
 
 * no handshake unless the session has a KMS key; then HandshakeRequest (SessionType +
   KMSEncryption), the data key decrypted with the session's encryption context, the
@@ -468,7 +468,7 @@ class AgentSession:
                 message.
             keep_open: leave the socket open and silent (StopTask: the agent dies with the
                 container, and the service keeps the client connected until its idle
-                timeout, ssm-agent.md "End"); False drops it.
+                timeout, docs/agent.md#7-idle-timeout); False drops it.
         """
         if self.finished.is_set():
             return

@@ -484,7 +484,7 @@ def test_terminate_session_kills_the_process(sandbox: Sandbox) -> None:
 
 def test_stop_task_kills_the_process_and_goes_silent(sandbox: Sandbox) -> None:
     """The agent dies with the container: no channel_closed, no drop, nothing more at all;
-    the service keeps the client connected until its idle timeout (ssm-agent.md, End)."""
+    the service keeps the client connected until its idle timeout (docs/agent.md#7-idle-timeout)."""
     session = execute(sandbox, "sleep 60")
 
     async def go() -> tuple[MiniClient, int]:

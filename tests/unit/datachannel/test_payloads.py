@@ -1,4 +1,5 @@
-"""Byte-exact JSON payloads (spec §4.2, §4.4, §5.2-5.4, §6.4, §9) and their validation."""
+"""Byte-exact JSON payloads (docs/protocol.md#5-message-types, #9-handshake, #10-encryption,
+#11-terminal-size-and-flags) and their validation."""
 
 from __future__ import annotations
 
