@@ -35,7 +35,7 @@ from ecs_exec.cli.settings import (
     drop_empty_aws_variables,
     drop_expanded_empty_flags,
 )
-from ecs_exec.errors import EcsExecError, ExitStatus, LocalStreamError
+from ecs_exec.errors import EcsExecError, ExitStatus, LocalStreamError, ScopeLockedError
 from ecs_exec.local.terminal import Console
 
 __all__ = ["PROG", "main", "run", "split_remote_argv"]
@@ -172,7 +172,11 @@ def _run(console: Console, options: list[str], remote: list[str] | None, locked:
     options = drop_expanded_empty_flags(options)
     invocation = Invocation(console=console, remote_argv=remote)
     if not os.environ.get(COMPLETE_VAR):  # a Tab press: click answers, nothing runs
-        scope = prepare(command, options, console.environ)  # the lock: before anything runs
+        try:
+            scope = prepare(command, options, console.environ)  # the lock: before anything
+        except ScopeLockedError:
+            locked.append(True)  # a lock from a context file: still no traceback
+            raise
         locked.append(scope.lock is not None)
         invocation.context, invocation.context_source = scope.context, scope.source
     result = command.main(args=options, prog_name=PROG, standalone_mode=False, obj=invocation)

@@ -161,6 +161,8 @@ def test_a_locked_context(api, tmp_path):
     assert api.log.records == []
     result = run_in_process(["ls", "-o", "json"], env)
     assert json.loads(result.out)["service"] == "web"
+    debug = run_in_process(["--debug", "ls", "--cluster", "staging"], env)
+    refused(debug, "context 'pinned' is locked")  # one line: no traceback
 
 
 def test_connection_debug_acts_as_debug_without_tracebacks_under_the_lock(api, tmp_path):

@@ -12,6 +12,7 @@ from ecs_exec.errors import ExitStatus
     ("error", "text", "status"),
     [
         (errors.UsageError("bad flag"), "bad flag", ExitStatus.USAGE),
+        (errors.ScopeLockedError("locked", setting="cluster"), "locked", ExitStatus.USAGE),
         (errors.TargetNotFoundError("cluster not found", hint="h"), "cluster not found", 255),
         (errors.AccessDeniedError("denied", action="ecs:ListTasks"), "denied", 255),
         (errors.AmbiguousTargetError("two", candidates=["a", "b"]), "two", 255),
