@@ -212,6 +212,13 @@ def build_settings(
             effective_settings({k: values[k] for k in CONTEXT_SETTINGS}, context, environ)
         )
         from_context = given is None and values["endpoint_url"] == context.endpoint_url
+        region = values["region"]
+        if region is not None and region == context.region and not _REGION.match(region):
+            raise ConfigurationError(
+                f"the region of context '{context.name}' ('{region}') is not a valid AWS "
+                "region name",
+                hint=f"ecs-exec context update {context.name} --region us-east-1",
+            )
     transport = flags.get("transport") or (context.transport if context else None)
     return Settings(
         **{k: v for k, v in values.items() if k != "transport"},

@@ -103,6 +103,8 @@ def check_value(key: str, value: str) -> str:
         UsageError: an unknown transport, an endpoint that is not an http(s) URL, or a
             value with control characters.
     """
+    if not value.strip():
+        raise UsageError(f"the {key} of a context cannot be empty", hint="leave it out instead")
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         raise UsageError(f"the {key} of a context cannot contain control characters")
     if key == "transport" and value not in TRANSPORTS:

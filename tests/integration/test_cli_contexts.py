@@ -243,3 +243,12 @@ def test_a_context_transport_is_used_unless_a_flag_says_otherwise(api, env):
     )
     assert result.code == TOOL
     assert "session-manager-plugin" in result.err
+
+
+def test_a_bad_region_in_a_context_is_named(api, env):
+    ok(run_in_process(["context", "create", "bad", "--region", "not a region"], env))
+    env = {k: v for k, v in env.items() if k != "AWS_REGION"}  # which would win
+    result = run_in_process(["--context", "bad", "--endpoint-url", api.url, "ls"], env)
+    assert result.code == TOOL
+    assert "the region of context 'bad' ('not a region') is not a valid AWS region" in result.err
+    assert api.log.records == []

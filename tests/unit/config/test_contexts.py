@@ -79,6 +79,7 @@ def test_broken_file_names_file_and_line_and_is_kept(path):
         ("[contexts.a]\nregoin = 'x'\n", "unknown setting 'regoin'"),
         ("[contexts.a]\nlocked = 'yes'\n", "locked must be true or false"),
         ("[contexts.a]\nregion = 1\n", "region must be a string"),
+        ("[contexts.a]\nregion = ''\n", "the region of a context cannot be empty"),
         ("[contexts.a]\ntransport = 'carrier-pigeon'\n", "unknown transport"),
         ("[contexts.a]\nendpoint_url = 'ftp://x'\n", "not an http(s) URL"),
         ("current-context = 'b'\n[contexts.a]\n", "current-context 'b' is not a context"),
