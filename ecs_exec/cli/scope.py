@@ -15,6 +15,7 @@ import click
 from ecs_exec.config import contexts
 from ecs_exec.config.contexts import Context, ContextStore
 from ecs_exec.config.lock import ScopeLock, check_arguments, lock_switch, scan, scope_lock
+from ecs_exec.errors import ConfigurationError
 
 
 @dataclass(frozen=True)
@@ -68,17 +69,25 @@ def prepare(command: click.Command, options: Sequence[str], environ: Mapping[str
     # `sandbox --context NAME` names the context to write, not one to use.
     writing = scanned.words[:1] == ("sandbox",)
     flag = flagged[-1] if flagged and not writing else None
+    # Managing contexts (`context create dev` while ECS_EXEC_CONTEXT=dev) or asking for help
+    # must work whatever the context in effect is; --help works with a broken file too.
+    lenient = scanned.words[:1] == ("context",)
+    informational = any(name in ("-h", "--help", "--version") for name, _ in scanned.options)
     path = contexts.contexts_path(environ)
-    store = (
-        contexts.load(path) if flag or environ.get("ECS_EXEC_CONTEXT") or path.exists() else None
-    )
-    store = store or ContextStore(path=path)
+    store = ContextStore(path=path)
+    if flag or environ.get("ECS_EXEC_CONTEXT") or path.exists():
+        try:
+            store = contexts.load(path)
+        except ConfigurationError:
+            if not informational:
+                raise
+    find = store.find if lenient or informational else store.get
     baseline_name, baseline_source = contexts.selected_name(store, None, environ)
-    baseline = store.get(baseline_name) if baseline_name else None
+    baseline = find(baseline_name) if baseline_name else None
     lock = scope_lock(environ, baseline)
     if lock is not None:  # first: a refused --context is not even looked up
         check_arguments(lock, options, table)
-    requested = store.get(flag) if flag else None
+    requested = find(flag) if flag else None
     if lock is None and requested is not None:
         lock = scope_lock(environ, baseline, requested=requested)
         if lock is not None:

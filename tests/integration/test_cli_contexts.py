@@ -252,3 +252,15 @@ def test_a_bad_region_in_a_context_is_named(api, env):
     assert result.code == TOOL
     assert "the region of context 'bad' ('not a region') is not a valid AWS region" in result.err
     assert api.log.records == []
+
+
+def test_managing_contexts_and_help_work_whatever_context_is_selected(env):
+    env = {**env, "ECS_EXEC_CONTEXT": "dev"}
+    refused = run_in_process(["ls"], env)
+    assert (refused.code, "no context named 'dev'" in refused.err) == (USAGE, True)
+    ok(run_in_process(["context", "create", "dev", "--cluster", "demo"], env))
+    assert "name: dev" in ok(run_in_process(["context", "show"], env)).out
+    path = contexts_file(env)
+    path.write_text("[contexts.dev\n")
+    assert "Usage:" in ok(run_in_process(["--help"], env)).out
+    assert ok(run_in_process(["--version"], env)).out.startswith("ecs-exec ")
