@@ -184,7 +184,8 @@ def root(
     transport: Annotated[
         Transport | None,
         typer.Option(
-            help="native (default): pure Python; plugin: session-manager-plugin; auto: native.",
+            help="native (default): pure Python; plugin: session-manager-plugin; auto: native "
+            "[env: ECS_EXEC_TRANSPORT].",
             show_default=False,
         ),
     ] = None,

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from ecs_exec.aws.clients import AwsSettings
 from ecs_exec.aws.resolve import TargetSpec
-from ecs_exec.config.contexts import Context, effective_settings
+from ecs_exec.config.contexts import TRANSPORTS, Context, effective_settings
 from ecs_exec.errors import ConfigurationError, ExitStatus, UsageError
 from ecs_exec.local.terminal import Console
 
@@ -219,7 +219,13 @@ def build_settings(
                 "region name",
                 hint=f"ecs-exec context update {context.name} --region us-east-1",
             )
-    transport = flags.get("transport") or (context.transport if context else None)
+    transport = flags.get("transport") or environ.get("ECS_EXEC_TRANSPORT", "").strip() or None
+    if transport is not None and transport not in TRANSPORTS:
+        raise ConfigurationError(
+            f"ECS_EXEC_TRANSPORT '{transport}' is not a transport",
+            hint="use native, plugin or auto, or unset it",
+        )
+    transport = transport or (context.transport if context else None)
     return Settings(
         **{k: v for k, v in values.items() if k != "transport"},
         sandbox=bool(flags.get("sandbox")),

@@ -53,6 +53,7 @@ ENVIRONMENT = {
     "cluster": ("CLUSTER_NAME",),
     "service": ("SERVICE_NAME",),
     "container": ("CONTAINER",),
+    "transport": ("ECS_EXEC_TRANSPORT",),
 }
 
 

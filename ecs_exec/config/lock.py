@@ -10,11 +10,12 @@ without a lock every appended argument would override the connection. The rule (
   one named by ``--context``); or, by default, ``CLUSTER_NAME`` and ``SERVICE_NAME`` both
   set in the environment. ``ECS_EXEC_LOCK=0`` turns it off.
 - What is pinned: cluster, service, container, region, profile, endpoint, transport and
-  context, each to its value from the environment, else from the context in effect, else
-  to "not given" (transport: ``native``). Argument values cannot be told apart from the
-  connection command's, so the connection command must take its values from the
-  environment (``--cluster=$CLUSTER_NAME``); a flag is accepted only with the pinned value,
-  and a flag given twice with different values is refused.
+  context, each to its value from the environment (ECS_EXEC_TRANSPORT for the transport),
+  else from the context in effect, else to "not given" (transport: ``native``). Argument
+  values cannot be told apart from the connection command's, so the connection command
+  must take its values from the environment (``--cluster=$CLUSTER_NAME``); a flag is
+  accepted only with the pinned value, and a flag given twice with different values is
+  refused.
 - ``--container``: the pinned CONTAINER, or any name in ``ECS_EXEC_ALLOWED_CONTAINERS``
   (comma-separated); with neither set, any container of the pinned service's tasks.
 - ``--task`` is accepted here; the resolver refuses a task of another service after
@@ -158,7 +159,9 @@ def scope_lock(
     pinned: dict[str, str | None] = {}
     for key in ("cluster", "service", "container", "region", "profile", "endpoint_url"):
         pinned[key] = env_value(key, env) or (getattr(locking, key) if locking else None)
-    pinned["transport"] = (locking.transport if locking else None) or "native"
+    pinned["transport"] = (
+        env_value("transport", env) or (locking.transport if locking else None) or "native"
+    )
     pinned["context"] = locking.name if locking else None
     return ScopeLock(
         reason=reason,

@@ -231,18 +231,28 @@ def test_precedence_flag_environment_context_default(api, env):
     assert [c["name"] for c in clusters["clusters"]] == ["demo", "secure", "staging"]
 
 
-def test_a_context_transport_is_used_unless_a_flag_says_otherwise(api, env):
-    ok(
-        run_in_process(
-            ["context", "create", "sb", "--endpoint-url", api.url, "--transport", "plugin"], env
-        )
-    )
-    result = run_in_process(
-        ["--context", "sb", "--cluster", "demo", "--task", demo.WEB_READY_1, "--", "true"],
-        {**env, "ECS_EXEC_PLUGIN": "/nonexistent/session-manager-plugin"},
-    )
+@pytest.mark.parametrize("how", ["context", "ECS_EXEC_TRANSPORT"])
+def test_the_transport_from_a_context_or_the_environment_unless_a_flag(api, env, how):
+    create = ["context", "create", "sb", "--endpoint-url", api.url]
+    if how == "context":
+        create += ["--transport", "plugin"]
+    else:
+        env = {**env, "ECS_EXEC_TRANSPORT": "plugin"}
+    ok(run_in_process(create, env))
+    env = {**env, "ECS_EXEC_PLUGIN": "/nonexistent/session-manager-plugin"}
+    target = ["--context", "sb", "--cluster", "demo", "--task", demo.WEB_READY_1]
+    result = run_in_process([*target, "--", "true"], env)
     assert result.code == TOOL
     assert "session-manager-plugin" in result.err
+    native = run_in_process([*target, "--transport", "native", "--", "true"], env)
+    assert "session-manager-plugin" not in native.err
+    assert api.log.counts()["ExecuteCommand"] == 2
+
+
+def test_a_bad_transport_variable_is_named(env):
+    result = run_in_process(["--", "true"], {**env, "ECS_EXEC_TRANSPORT": "pigeon"})
+    assert result.code == TOOL
+    assert "ECS_EXEC_TRANSPORT 'pigeon' is not a transport" in result.err
 
 
 def test_a_bad_region_in_a_context_is_named(api, env):

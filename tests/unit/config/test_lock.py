@@ -195,3 +195,10 @@ def test_scan_agrees_with_click_on_values():
         ("--region", "r"),
     )
     assert scanned.words == ("ls",)
+
+
+def test_the_transport_is_pinned_by_ecs_exec_transport():
+    lock = gateway_lock(ECS_EXEC_TRANSPORT="plugin")
+    check_arguments(lock, ["--transport", "plugin"], TAKES_VALUE)
+    with pytest.raises(ScopeLockedError, match="transport is locked to 'plugin'"):
+        check_arguments(lock, ["--transport", "native"], TAKES_VALUE)
