@@ -146,7 +146,7 @@ CLUSTER_NAME and SERVICE_NAME together lock the connection, as an access gateway
 flags that change the target, region, profile or endpoint are refused, and so is
 --sandbox. ECS_EXEC_LOCK=0 turns the lock off (README: "For gateway administrators").
 ECS_EXEC_CONTEXT or --context choose a named context (`ecs-exec context`), below the
-environment. CONNECTION_DEBUG=1 is --debug.
+environment. ECS_EXEC_TRANSPORT sets the transport. CONNECTION_DEBUG=1 is --debug.
 
 Try it with no AWS account: `ecs-exec --sandbox ls --cluster demo --service web`.
 """
