@@ -21,6 +21,7 @@
     │   ├── ConnectionLostError       the websocket dropped and could not be resumed in time
     │   ├── TaskStoppedError          the task stopped while the session ran
     │   ├── RemoteSetupError          the container lacks what the remote framing needs
+    │   ├── SessionNotTerminatedError TerminateSession failed (a warning, never raised)
     │   └── InvalidStateError         misuse of a channel in the wrong state
     ├── PluginError                 the session-manager-plugin binary is missing or failed
     └── TerminalError               a terminal was required and none is there
@@ -182,6 +183,20 @@ class RemoteSetupError(SessionError):
     """The container lacks a tool the remote framing needs (named in the message)."""
 
 
+class SessionNotTerminatedError(SessionError):
+    """TerminateSession failed after the session was cut short: the remote command may still
+    be running. Handed to a warning callback, not raised: the session's own outcome (an exit
+    status or another error) is what the caller reports first.
+
+    Args:
+        session_id: the session that may still be running.
+    """
+
+    def __init__(self, message: str, *, session_id: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.session_id = session_id
+
+
 class InvalidStateError(EcsExecError, AssertionError):
     """A channel or session was used in a state that does not allow it."""
 
@@ -214,6 +229,7 @@ __all__ = [
     "RemoteProtocolError",
     "RemoteSetupError",
     "SessionError",
+    "SessionNotTerminatedError",
     "TargetNotConnectedError",
     "TargetNotFoundError",
     "TaskStoppedError",

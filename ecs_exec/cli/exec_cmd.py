@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ecs_exec.cli.common import aws_clients, target_spec
+from ecs_exec.errors import EcsExecError
 from ecs_exec.local.terminal import Console
 from ecs_exec.session.runner import plan_request, run_exec
 
@@ -44,4 +45,13 @@ def run_exec_command(
 
         picker = pick_task
     with aws_clients(state) as clients:
-        return run_exec(clients, target_spec(options), request, console, picker=picker)
+        return run_exec(
+            clients, target_spec(options), request, console, picker=picker, warn=_print_warning
+        )
+
+
+def _print_warning(warning: EcsExecError) -> None:
+    sys.stderr.write(f"ecs-exec: warning: {warning}\n")
+    if warning.hint:
+        sys.stderr.write(f"hint: {warning.hint}\n")
+    sys.stderr.flush()
