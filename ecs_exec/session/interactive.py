@@ -3,6 +3,12 @@
 Ctrl-C, Ctrl-Z and Ctrl-\\ travel as bytes (raw mode), the size goes out at once and on
 every SIGWINCH, and the remote shell's exit status comes back through the exit marker the
 wrapper prints (ECS Exec itself never reports it).
+
+The exit handshake (contract with the session loop): the wrapper stays alive after printing
+the marker until it reads the marker's confirmation line (or 60 s pass), so the terminal's
+hang-up cannot discard the marker. :func:`confirm_exit` sends that line and waits up to
+:data:`CONFIRM_LINGER` for the session to end; call it as soon as the marker was seen, before
+the input pump is cancelled and the stream closed.
 """
 
 from __future__ import annotations
@@ -11,11 +17,28 @@ import asyncio
 import contextlib
 import signal
 
-from ecs_exec.errors import RemoteProtocolError
+from ecs_exec.errors import EcsExecError, RemoteProtocolError
 from ecs_exec.local.stdio import OutputWriter, StdinReader
 from ecs_exec.local.terminal import Console, raw_mode
 from ecs_exec.remote import ExitMarkerFilter
 from ecs_exec.transports.base import RemoteStream
+
+#: How long to wait for the session's end after confirming the exit marker.
+CONFIRM_LINGER = 1.0
+
+
+async def confirm_exit(stream: RemoteStream, marker: ExitMarkerFilter) -> None:
+    """Send the wrapper the marker's confirmation; wait briefly for the session to end.
+
+    Output after the marker is of no interest (there should be none): it is dropped.
+    """
+    try:
+        await stream.send(marker.confirmation)
+        async with asyncio.timeout(CONFIRM_LINGER):
+            while await stream.receive():
+                pass
+    except (TimeoutError, EcsExecError):
+        pass
 
 
 async def run_interactive(
@@ -55,6 +78,7 @@ async def run_interactive(
                 await stdout.write(shown)
             if marker.exit_code is not None:
                 exit_code = marker.exit_code
+                await confirm_exit(stream, marker)
                 return
 
     async def pump_input() -> None:

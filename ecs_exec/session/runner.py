@@ -134,6 +134,9 @@ def run_exec(
 
     nonce = new_nonce()
     poll = task_poll_seconds()
+    from ecs_exec.session.oneoff import heartbeat_seconds
+
+    heartbeat = heartbeat_seconds()
     command = _build_command(request, nonce)
     session = api.execute_command(
         cluster=target.cluster,
@@ -145,7 +148,7 @@ def run_exec(
     logger.debug("session %s to %s", session.session_id, target.ssm_target)
     try:
         return asyncio.run(
-            _run_session(clients, api, target, session, request, console, nonce, poll)
+            _run_session(clients, api, target, session, request, console, nonce, poll, heartbeat)
         )
     finally:
         mark("end")
@@ -260,18 +263,28 @@ async def _run_session(
     console: Console,
     nonce: str,
     poll: float,
+    heartbeat: float,
 ) -> int:
     from ecs_exec.remote import ExitMarkerFilter, StdinEncoder, StreamDecoder
     from ecs_exec.session.interactive import run_interactive
-    from ecs_exec.session.oneoff import run_oneoff
+    from ecs_exec.session.oneoff import OneoffProtocol
 
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     interrupted: list[int] = []
+    oneoff: OneoffProtocol | None = None
+    stopping: set[asyncio.Future[int | None]] = set()
 
     def on_signal(signum: int) -> None:
         interrupted.append(signum)
-        if main is not None:
+        if main is None:
+            return
+        if oneoff is not None and len(interrupted) == 1:
+            # Give the remote command its SIGINT/SIGTERM and the script its cleanup first.
+            stop = asyncio.ensure_future(oneoff.interrupt(signum))
+            stopping.add(stop)
+            stop.add_done_callback(lambda _: main.cancel())
+        else:
             main.cancel()
 
     # In a one-off command Ctrl-C is ours to handle (the remote PTY is raw); in interactive
@@ -285,14 +298,16 @@ async def _run_session(
     if request.interactive:
         work = run_interactive(stream, console, marker=ExitMarkerFilter(nonce))
     else:
-        work = run_oneoff(
+        oneoff = OneoffProtocol(
             stream,
             console,
             decoder=StreamDecoder(nonce),
             encoder=StdinEncoder(mode="base64" if request.stdin_framing == "base64" else "raw"),
             attach_stdin=request.attach_stdin,
             noise_to_stderr=request.transport != "plugin",
+            heartbeat=heartbeat,
         )
+        work = oneoff.run()
     session_task = asyncio.ensure_future(work)
     watcher = asyncio.ensure_future(watch_task(api, target, poll))
     try:
