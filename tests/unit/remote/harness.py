@@ -159,9 +159,7 @@ class AgentEmulator:
         tmpdir: the TMPDIR of the command (default: unset, so /tmp).
     """
 
-    def __init__(
-        self, command: str, *, path: str | None = None, tmpdir: str | None = None
-    ) -> None:
+    def __init__(self, command: str, *, path: str | None = None, tmpdir: str | None = None) -> None:
         argv = shlexgo.split(command)
         env = {
             "PATH": path if path is not None else os.environ["PATH"],

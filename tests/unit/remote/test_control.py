@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from ecs_exec.remote import Event, Exited, Ready, StdinEncoder, Stderr, Stdout
+from ecs_exec.remote import Event, Exited, Ready, Stderr, StdinEncoder, Stdout
 from tests.unit.remote.harness import AgentEmulator, run_oneoff
 
 
@@ -154,11 +154,9 @@ def test_names_of_script_functions_are_not_run(shell_path: str) -> None:
         assert result.stderr == f"ecs-exec: {name}: command not found\n".encode()
 
 
-def test_command_found_through_path_with_relative_entries(
-    shell_path: str, tmp_path: Path
-) -> None:
+def test_command_found_through_path_with_relative_entries(shell_path: str, tmp_path: Path) -> None:
     tool = tmp_path / "mytool"
-    tool.write_text("#!/bin/sh\necho mine \"$@\"\n")
+    tool.write_text('#!/bin/sh\necho mine "$@"\n')
     tool.chmod(0o755)
     result = run_oneoff(["mytool", "x y"], path=f"{tmp_path}:{shell_path}")
     assert (result.code, result.stdout) == (0, b"mine x y\n")

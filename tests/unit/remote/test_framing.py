@@ -134,7 +134,7 @@ def test_output_streams_as_produced(shell_path: str, tmp_path: Path) -> None:
     prints line k+1 only once the test, having received line k, creates file k."""
     script = (
         f'cd "{tmp_path}"; for i in 1 2 3 4; do echo line$i; '
-        'while [ ! -e $i ]; do sleep 0.01; done; done'
+        "while [ ! -e $i ]; do sleep 0.01; done; done"
     )
 
     def on_event(event: Event, agent: AgentEmulator) -> None:
