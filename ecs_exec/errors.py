@@ -20,6 +20,7 @@
     │   ├── HandshakeError            the session-type or KMS handshake failed
     │   ├── ConnectionLostError       the websocket dropped and could not be resumed in time
     │   ├── TaskStoppedError          the task stopped while the session ran
+    │   ├── SessionEndedError         the session ended before the remote exit status came
     │   ├── RemoteSetupError          the container lacks what the remote framing needs
     │   ├── SessionNotTerminatedError TerminateSession failed (a warning, never raised)
     │   └── InvalidStateError         misuse of a channel in the wrong state
@@ -177,6 +178,18 @@ class ConnectionLostError(SessionError):
 
 class TaskStoppedError(SessionError):
     """The task stopped during the session (the agent dies with it and says nothing)."""
+
+
+class SessionEndedError(SessionError):
+    """The session ended before the remote command reported its exit status.
+
+    Args:
+        reason: ``"terminated"``, ``"idle"``, ``"lost-output"`` or ``"not-started"``.
+    """
+
+    def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
 
 
 class RemoteSetupError(SessionError):

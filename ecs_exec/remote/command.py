@@ -97,7 +97,7 @@ _STDIN_FLAG: dict[StdinMode, str] = {"raw": "r", "base64": "b", "none": "n"}
 ONEOFF_SCRIPT = r"""n=$1 m=$2 z=$3
 shift 3
 r() { printf '\n@%s:%s\n' "$n" "$1"; }
-for t in stty mktemp mkfifo dd base64 rm; do
+for t in stty mktemp mkfifo dd base64 rm sleep; do
 command -v $t >/dev/null 2>&1 || { r "M$t"; exit 127; }
 done
 c=
@@ -115,7 +115,7 @@ done
 [ -n "$d" ] || { r Mtmpdir; exit 127; }
 trap 'rm -rf "$d"' EXIT
 trap 'exit 129' HUP
-trap 'exit 143' TERM
+trap '' INT TERM
 (cd "$d" && mkfifo i O E On En Of Ef Oc Ec Ow Ew) || { r Mtmpdir; exit 127; }
 fb=iflag=fullblock
 dd if=/dev/null bs=1 count=1 $fb 2>/dev/null || fb=
@@ -188,10 +188,38 @@ i() {
 if [ -n "$fb" ]; then h="bs=8 count=1 $fb"; else h="bs=1 count=8"; fi
 while l=$(dd $h 2>/dev/null); do
 l=${l##* }
-case $l in ''|0|*[!0-9]*) break;; esac
-if [ -n "$fb" ]; then x="bs=$l count=1 $fb"; else x="bs=1 count=$l"; fi
-if [ "$m" = b ]; then dd $x 2>/dev/null | base64 -d; else dd $x 2>/dev/null; fi
+case $l in
+a) break;;
+h) r H >&7;;
+i) kill -s INT 0
+(sleep 2; kill -s TERM 0) </dev/null >/dev/null 2>&1 7>&- &
+;;
+0) exec >/dev/null;;
+''|*[!0-9]*) break;;
+*) if [ -n "$fb" ]; then x="bs=$l count=1 $fb"; else x="bs=1 count=$l"; fi
+if [ "$m" = b ]; then dd $x 2>/dev/null | { base64 -d 2>/dev/null || cat >/dev/null; }
+elif [ -n "$fb" ]; then dd $x 2>/dev/null
+else dd $x 2>/dev/null | { cat || cat >/dev/null; }
+fi;;
+esac
 done
+}
+w() {
+case $1 in
+*/*) [ -f "$1" ] && [ -x "$1" ] && return 0; [ -e "$1" ] && return 126; return 127;;
+esac
+x=127 b=$IFS
+IFS=:
+set -f
+for t in ${PATH-/usr/local/bin:/usr/bin:/bin}; do
+t=${t:-.}/$1
+[ -f "$t" ] || continue
+[ -x "$t" ] && x=0 && break
+x=126
+done
+IFS=$b
+set +f
+return $x
 }
 a O <"$d/O" >"$d/On" 5<>"$d/Oc" & g=$!
 a E <"$d/E" >"$d/En" 5<>"$d/Ec" & h=$!
@@ -199,26 +227,36 @@ e O <"$d/On" >"$d/Of" 5<>"$d/Oc" 6<>"$d/Ow" &
 e E <"$d/En" >"$d/Ef" 5<>"$d/Ec" 6<>"$d/Ew" &
 f O <"$d/Of" 6<>"$d/Ow" & o=$!
 f E <"$d/Ef" 6<>"$d/Ew" & q=$!
-r R
-p=
-if [ "$m" = n ]; then
-"$@" </dev/null >"$d/O" 2>"$d/E"
-s=$?
-else
+k=$d/i
+[ "$m" != n ] || k=/dev/null
 exec 3<&0
-i <&3 >"$d/i" 3<&- & p=$!
-"$@" <"$d/i" >"$d/O" 2>"$d/E" 3<&-
+i <&3 3<&- 7>&1 >"$k" & p=$!
+exec 3<&-
+r R
+trap : INT TERM
+if w "$1"; then (exec "$@")
+else
 s=$?
-fi
-wait $o $q $g $h
-[ -z "$p" ] || kill $p 2>/dev/null
+[ $s = 127 ] && t='command not found' || t='Permission denied'
+printf '%s: %s: %s\n' "$0" "$1" "$t" >&2
+(exit $s)
+fi <"$k" >"$d/O" 2>"$d/E"
+s=$?
+trap '' INT TERM
+for t in $o $q $g $h; do
+while kill -0 $t 2>/dev/null; do wait $t; done
+done
+rm -rf "$d"
 r "X$s"
-sleep 0.3 2>/dev/null
+(sleep 60; kill -s KILL $p) </dev/null >/dev/null 2>&1 & k=$!
+while kill -0 $p 2>/dev/null; do wait $p; done
+kill -s KILL $k 2>/dev/null
 exit $s
 """
 
 # Interactive sessions: the command owns the PTY (no stty, no framing); afterwards an OSC
-# sequence carries the status, which terminals ignore if it ever leaks to the screen.
+# sequence carries the status, which terminals ignore if it ever leaks to the screen, and the
+# wrapper waits for the client's confirmation line (see the module docstring).
 INTERACTIVE_SCRIPT = r"""n=$1
 shift
 if [ $# -eq 0 ]; then
@@ -226,8 +264,12 @@ if command -v bash >/dev/null 2>&1; then set -- bash -l; else set -- sh -l; fi
 fi
 "$@"
 s=$?
+stty raw -echo 2>/dev/null
 printf '\033]7770;%s;%d\007' "$n" "$s"
-sleep 0.3 2>/dev/null
+(sleep 60; kill -s KILL $$) </dev/null >/dev/null 2>&1 &
+while read -r l; do
+case $l in *"$n"*) break;; esac
+done
 exit $s
 """
 

@@ -4,6 +4,12 @@ Ctrl-C, Ctrl-Z and Ctrl-\\ travel as bytes (raw mode), the size goes out at once
 every SIGWINCH, and the remote shell's exit status comes back through the exit marker the
 wrapper prints (ECS Exec itself never reports it). A policy of the session loop
 (:mod:`ecs_exec.session.loop`): output, input and resize pumps, the marker as the verdict.
+
+The exit handshake: the wrapper stays alive after printing the marker until it reads the
+marker's confirmation line (or 60 s pass), so the terminal's hang-up cannot discard the
+marker. :func:`confirm_exit` sends that line and waits up to :data:`CONFIRM_LINGER` for the
+session to end; the output pump calls it as soon as the marker was seen, before its verdict
+lets the loop cancel the input pump and close the stream.
 """
 
 from __future__ import annotations
@@ -15,12 +21,29 @@ import signal
 import termios
 from collections.abc import Iterator
 
-from ecs_exec.errors import RemoteProtocolError, TerminalError
+from ecs_exec.errors import EcsExecError, RemoteProtocolError, TerminalError
 from ecs_exec.local.stdio import OutputWriter, StdinReader
 from ecs_exec.local.terminal import Console, raw_mode
 from ecs_exec.remote import ExitMarkerFilter
 from ecs_exec.session.loop import Ended, Policy
 from ecs_exec.transports.base import RemoteStream
+
+#: How long to wait for the session's end after confirming the exit marker.
+CONFIRM_LINGER = 1.0
+
+
+async def confirm_exit(stream: RemoteStream, marker: ExitMarkerFilter) -> None:
+    """Send the wrapper the marker's confirmation; wait briefly for the session to end.
+
+    Output after the marker is of no interest (there should be none): it is dropped.
+    """
+    try:
+        await stream.send(marker.confirmation)
+        async with asyncio.timeout(CONFIRM_LINGER):
+            while await stream.receive():
+                pass
+    except (TimeoutError, EcsExecError):
+        pass
 
 
 def check_terminal(console: Console) -> None:
@@ -98,6 +121,7 @@ class InteractiveSession:
             if shown:
                 await self.stdout.write(shown)
             if self.marker.exit_code is not None:
+                await confirm_exit(self.stream, self.marker)
                 return Ended(self.marker.exit_code)
 
     async def pump_input(self) -> None:

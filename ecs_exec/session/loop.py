@@ -8,7 +8,9 @@ set, what a stop signal does first. Everything else is here, once:
 * the first pump that says the session is over (an ``Ended`` verdict, or an error) ends it;
   the rest are cancelled and drained;
 * SIGINT, SIGTERM and SIGHUP (the policy's stop signals) end it with 128+N, after the
-  policy's bounded ``interrupt`` has given the remote command a chance to stop by itself;
+  policy's bounded ``interrupt`` has given the remote command a chance to stop by itself
+  (a one-off's script then sends SIGINT, SIGTERM and cleans up; a second signal cuts it
+  short);
 * local stdout closed (``ecs-exec ... | head``) ends it at once with 128+SIGPIPE, as the
   command would end locally;
 * a session that did not end by itself is terminated (ssm:TerminateSession) on the way out,
@@ -41,6 +43,8 @@ logger = logging.getLogger("ecs_exec.session.loop")
 STOP_SIGNALS: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 #: The exit status when local stdout (or stderr) was closed under the session.
 STDOUT_CLOSED = 128 + signal.SIGPIPE
+#: The longest a session may take to end after a stop signal (``Policy.interrupt_grace``).
+INTERRUPT_GRACE = 10.0
 #: How long ssm:TerminateSession may take before the session is reported as not ended.
 TERMINATE_TIMEOUT = 10.0
 #: How long closing the stream (websocket close, stopping the plugin) may take.
@@ -82,10 +86,12 @@ class Policy:
             as bytes); the callbacks run on the event loop and must not block.
         stop_signals: signals that end the session with 128+N.
         interrupt: called on the first stop signal while the pumps keep running, to ask the
-            remote command to stop; the session then has ``interrupt_grace`` seconds to end
-            by itself (its own status is then the result) before it is terminated. A second
-            stop signal ends it at once.
-        interrupt_grace: see ``interrupt``.
+            remote command to stop and wait (bounded) for it to report; returns its exit
+            status, or None when it did not report (the session is then terminated at once).
+            When it reported, the pumps finish the session (the exit handshake). A second
+            stop signal ends the session at once; the status is 128+N either way.
+        interrupt_grace: an outer bound on the whole stop: the session is terminated when it
+            has not ended this long after the first stop signal.
         local_mode: the local terminal's mode for the session (raw, cbreak), restored
             before warnings are shown.
         finish: flushes local output; runs after the remote session has ended or been
@@ -95,8 +101,8 @@ class Policy:
     pumps: Sequence[Pump]
     on_signal: Mapping[int, Callable[[], None]] = field(default_factory=dict)
     stop_signals: tuple[int, ...] = STOP_SIGNALS
-    interrupt: Callable[[int], Awaitable[None]] | None = None
-    interrupt_grace: float = 0.0
+    interrupt: Callable[[int], Awaitable[int | None]] | None = None
+    interrupt_grace: float = INTERRUPT_GRACE
     local_mode: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext
     finish: Callable[[], Awaitable[None]] | None = None
 
@@ -328,46 +334,54 @@ class SessionLoop:
         pending: set[asyncio.Future[Any]] = set(tasks)
         stop = asyncio.ensure_future(self._stopped.wait())
         helpers: set[asyncio.Future[Any]] = {stop}
-        grace: asyncio.Future[Any] | None = None
+        interrupting: asyncio.Future[int | None] | None = None
+        grace: asyncio.Future[None] | None = None
         try:
             while True:
                 done, _ = await asyncio.wait(pending | helpers, return_when=asyncio.FIRST_COMPLETED)
                 finished = [task for task in tasks if task in done]
                 pending.difference_update(finished)
-                verdict = self._verdict(finished, stopping=grace is not None)
+                verdict = self._verdict(finished, stopping=interrupting is not None)
                 if verdict is not None:
                     return verdict
                 if stop in done:
-                    if grace is not None or self.policy.interrupt is None:
+                    if interrupting is not None or self.policy.interrupt is None:
                         return self._stopped_status()  # a second signal, or nothing to wait for
-                    # The first stop signal: ask the remote command to stop, and give the
-                    # session a bounded time to end by itself; a second signal cuts it short.
+                    # The first stop signal: ask the remote command to stop, and let the
+                    # session end by itself if it does; a second signal cuts it short.
                     self._stopped.clear()
-                    helpers.discard(stop)
                     stop = asyncio.ensure_future(self._stopped.wait())
+                    interrupting = asyncio.ensure_future(self._interrupt())
                     grace = asyncio.ensure_future(asyncio.sleep(self.policy.interrupt_grace))
-                    helpers |= {stop, grace, asyncio.ensure_future(self._interrupt())}
+                    helpers = {stop, interrupting, grace}
                     continue
                 if grace is not None and grace in done:
+                    logger.debug("the session did not end within the interrupt grace")
                     return self._stopped_status()
-                helpers -= done
+                if interrupting is not None and interrupting in done:
+                    helpers.discard(interrupting)
+                    if interrupting.result() is None:
+                        return self._stopped_status()  # the remote did not report: end it
+                    # It reported: its pumps finish the exit handshake and give the verdict.
                 if not pending:
                     raise InvalidStateError("every pump finished without ending the session")
         finally:
             await _cancel_all(helpers)
 
-    async def _interrupt(self) -> None:
+    async def _interrupt(self) -> int | None:
         assert self.policy.interrupt is not None
         try:
-            await self.policy.interrupt(self.stops[0])
-        except Exception as exc:  # best effort: the grace period still bounds the wait
-            logger.debug("interrupting the remote command failed: %s", exc)
+            return await self.policy.interrupt(self.stops[0])
+        except Exception as exc:  # best effort: the session is terminated instead
+            logger.debug("interrupting the remote command failed: %r", exc)
+            return None
 
     def _verdict(
         self, finished: list[asyncio.Future[Ended | None]], *, stopping: bool
     ) -> Ended | None:
         """The session's end from the pumps that finished, in pump order: an ``Ended``
-        wins over a failure that came with it (the failure is then its consequence)."""
+        wins over a failure that came with it (the failure is then its consequence).
+        After a stop signal the status is 128+N whatever the pumps say: the signal ended it."""
         failure: BaseException | None = None
         for task in finished:
             if task.cancelled():
@@ -377,6 +391,8 @@ class SessionLoop:
             if exc is None:
                 result = task.result()
                 if result is not None:
+                    if stopping:
+                        return Ended(self._stopped_status().status, normal=result.normal)
                     return result
             elif failure is None:
                 failure = exc

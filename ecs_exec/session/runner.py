@@ -142,6 +142,9 @@ def run_exec(
 
     nonce = new_nonce()
     poll = task_poll_seconds()
+    from ecs_exec.session.oneoff import heartbeat_seconds
+
+    heartbeat = heartbeat_seconds()
     command = _build_command(request, nonce)
     check_before_session(request, console)
     session = api.execute_command(
@@ -161,7 +164,9 @@ def run_exec(
     )
     try:
         return asyncio.run(
-            _run_session(clients, api, target, session, request, console, nonce, poll, end)
+            _run_session(
+                clients, api, target, session, request, console, nonce, poll, heartbeat, end
+            )
         )
     except BaseException:
         end.terminate_now()  # a failure before the loop took charge (it settles ``end``)
@@ -292,24 +297,26 @@ async def _run_session(
     console: Console,
     nonce: str,
     poll: float,
+    heartbeat: float,
     end: SessionEnd,
 ) -> int:
     from ecs_exec.remote import ExitMarkerFilter, StdinEncoder, StreamDecoder
     from ecs_exec.session.interactive import InteractiveSession
-    from ecs_exec.session.oneoff import OneoffSession
+    from ecs_exec.session.oneoff import OneoffProtocol
 
     stream = make_stream(clients, target, session, request)
     policy: Policy
     if request.interactive:
         policy = InteractiveSession(stream, console, marker=ExitMarkerFilter(nonce)).policy()
     else:
-        policy = OneoffSession(
+        policy = OneoffProtocol(
             stream,
             console,
             decoder=StreamDecoder(nonce),
             encoder=StdinEncoder(mode="base64" if request.stdin_framing == "base64" else "raw"),
             attach_stdin=request.attach_stdin,
             noise_to_stderr=request.transport != "plugin",
+            heartbeat=heartbeat,
         ).policy()
 
     async def watch() -> None:

@@ -68,8 +68,11 @@ def test_closed_stdout_ends_the_session_and_the_remote_command(sandbox, tmp_path
 def test_a_failed_terminate_after_ctrl_c_is_a_warning_naming_the_session(sandbox, tmp_path):
     env = clean_env(tmp_path, AWS_ENDPOINT_URL=sandbox.endpoint_url)
     sandbox.state.faults["api"] = {"TerminateSession": {"error": "AccessDeniedException"}}
+    # A command deaf to SIGINT and SIGTERM: the interrupt gets no exit status in time, so
+    # the session must be terminated, and that fails.
+    script = "trap '' INT TERM; echo started; exec sleep 60"
     with subprocess.Popen(
-        [*ECS_EXEC, *TARGET, "--", "sh", "-c", "echo started; exec sleep 60"],
+        [*ECS_EXEC, *TARGET, "--", "sh", "-c", script],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

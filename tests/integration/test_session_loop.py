@@ -153,7 +153,7 @@ def test_a_failed_connect_terminates_the_session():
             raise OSError("connection refused")
 
     stream = Unreachable()
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="connection refused"):
         run(Policy(pumps=(forever,)), recorder, stream)
     assert recorder.terminated == 1
     assert stream.closed
@@ -269,27 +269,45 @@ def test_the_interrupt_lets_the_remote_end_by_itself():
 
     async def output() -> Ended:
         await remote_done.wait()
+        await asyncio.sleep(0)  # the exit handshake, after the interrupt has returned
         return Ended(3)  # the remote command's own answer to the interrupt
 
-    async def interrupt(signum: int) -> None:
+    async def interrupt(signum: int) -> int:
         asked.append(signum)
         remote_done.set()
+        return 3
 
     policy = Policy(pumps=(output, signalled), interrupt=interrupt, interrupt_grace=600)
-    assert run(policy, recorder) == 3
+    assert run(policy, recorder) == 130  # the signal ended it: 128+N, as README documents
     assert asked == [signal.SIGINT]
-    assert recorder.terminated == 0
+    assert recorder.terminated == 0  # it ended by itself: nothing to terminate
 
 
-def test_the_interrupt_is_bounded_by_its_grace():
+def test_an_interrupt_without_an_answer_terminates_at_once():
+    recorder = Recorder()
+
+    async def signalled() -> None:
+        signal.raise_signal(signal.SIGHUP)
+        await asyncio.Event().wait()
+
+    async def interrupt(signum: int) -> None:
+        return None  # no exit record within its own bound
+
+    policy = Policy(pumps=(signalled,), interrupt=interrupt, interrupt_grace=600)
+    assert run(policy, recorder) == 128 + signal.SIGHUP
+    assert recorder.terminated == 1
+
+
+def test_the_interrupt_is_bounded_by_the_grace():
     recorder = Recorder()
 
     async def signalled() -> None:
         signal.raise_signal(signal.SIGINT)
         await asyncio.Event().wait()
 
-    async def interrupt(signum: int) -> None:
-        pass  # the remote ignores it
+    async def interrupt(signum: int) -> int:
+        await asyncio.Event().wait()  # a hook that never returns
+        return 0
 
     policy = Policy(pumps=(signalled,), interrupt=interrupt, interrupt_grace=0.01)
     assert run(policy, recorder) == 130
@@ -303,8 +321,10 @@ def test_a_second_signal_cuts_the_interrupt_short():
         signal.raise_signal(signal.SIGINT)
         await asyncio.Event().wait()
 
-    async def interrupt(signum: int) -> None:
+    async def interrupt(signum: int) -> int:
         signal.raise_signal(signal.SIGTERM)
+        await asyncio.Event().wait()
+        return 0
 
     policy = Policy(pumps=(signalled,), interrupt=interrupt, interrupt_grace=600)
     assert run(policy, recorder) == 130  # the first signal decides the status
@@ -323,8 +343,10 @@ def test_a_failure_while_interrupting_is_the_interrupts_doing():
         await killed.wait()
         raise RemoteProtocolError("the session ended before the exit status")
 
-    async def interrupt(signum: int) -> None:
+    async def interrupt(signum: int) -> int:
         killed.set()
+        await asyncio.Event().wait()
+        return 0
 
     policy = Policy(pumps=(output, signalled), interrupt=interrupt, interrupt_grace=600)
     assert run(policy, recorder) == 130
