@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import shutil
+import signal
 import subprocess
-import time
 
 import pytest
 
@@ -96,7 +95,10 @@ def test_twenty_megabytes_of_output(fast_sandbox, env_for, tmp_path):
 def test_output_streams_as_produced(faithful_sandbox, env_for, tmp_path):
     """Line k arrives while the command still waits for the test to see it: the command
     prints line k+1 only once the test, having read line k, creates file k."""
-    script = f'cd "{tmp_path}"; for i in 1 2 3; do echo line$i; while [ ! -e $i ]; do sleep 0.01; done; done'
+    script = (
+        f'cd "{tmp_path}"; for i in 1 2 3; do echo line$i; '
+        "while [ ! -e $i ]; do sleep 0.01; done; done"
+    )
     proc = subprocess.Popen(
         [*ECS_EXEC, *WEB, "--pipe", script],
         stdout=subprocess.PIPE,
