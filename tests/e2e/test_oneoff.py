@@ -96,8 +96,8 @@ def test_output_streams_as_produced(faithful_sandbox, env_for, tmp_path):
     """Line k arrives while the command still waits for the test to see it: the command
     prints line k+1 only once the test, having read line k, creates file k."""
     script = (
-        f'cd "{tmp_path}"; '
-        "for i in 1 2 3; do echo line$i; while [ ! -e $i ]; do sleep 0.01; done; done"
+        f'cd "{tmp_path}"; for i in 1 2 3; do echo line$i; '
+        "while [ ! -e $i ]; do sleep 0.01; done; done"
     )
     proc = subprocess.Popen(
         [*ECS_EXEC, *WEB, "--pipe", script],
