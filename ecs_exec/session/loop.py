@@ -323,6 +323,9 @@ class SessionLoop:
         stop: asyncio.Future[Any] = asyncio.ensure_future(self._stopped.wait())
         try:
             await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            await _cancel_all([task])
+            raise
         finally:
             stop.cancel()
         if task.done():
