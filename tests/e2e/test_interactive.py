@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import pexpect
 import pytest
@@ -112,8 +111,8 @@ def test_ctrl_z_and_ctrl_backslash_reach_the_remote_as_bytes(fast_sandbox, env_f
     try:
         child.sendline("PS1='PROMPT$ '")
         child.expect_exact("PROMPT$ ")
-        child.sendline("stty raw -echo; head -c 3 | od -An -tx1; stty sane")
-        time.sleep(1.0)  # let stty raw take effect before the control bytes arrive
+        child.sendline("stty raw -echo; echo RAW-$((1+1)); head -c 3 | od -An -tx1; stty sane")
+        child.expect_exact("RAW-2")  # the remote terminal is raw now: send the control bytes
         child.send(b"\x1a\x1c\x03")
         child.expect(r"1a 1c 03")
         child.expect_exact("PROMPT$ ")
