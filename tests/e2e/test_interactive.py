@@ -111,9 +111,8 @@ def test_ctrl_z_and_ctrl_backslash_reach_the_remote_as_bytes(fast_sandbox, env_f
     try:
         child.sendline("PS1='PROMPT$ '")
         child.expect_exact("PROMPT$ ")
-        # The control bytes go out once the remote PTY is raw (RAW is printed after stty).
-        child.sendline("stty raw -echo; echo R''AW; head -c 3 | od -An -tx1; stty sane")
-        child.expect_exact("RAW")
+        child.sendline("stty raw -echo; echo RAW-$((1+1)); head -c 3 | od -An -tx1; stty sane")
+        child.expect_exact("RAW-2")  # the remote terminal is raw now: send the control bytes
         child.send(b"\x1a\x1c\x03")
         child.expect(r"1a 1c 03")
         child.expect_exact("PROMPT$ ")
