@@ -1,7 +1,8 @@
 """The drop-in's shell session: the official plugin's ShellSession, run on ``NativeStream``.
 
-Behaviour kept from ``shellsession.go``/``shellsession_unix.go`` (``shared/ssm-protocol.md``
-§8.1, §9, §10), because users and the AWS CLI expect it:
+Behaviour kept from ``shellsession.go``/``shellsession_unix.go``
+(docs/protocol.md#12-the-plugins-shell-session, #11-terminal-size-and-flags, #13-session-end),
+because users and the AWS CLI expect it:
 
 * the banners and end lines, byte for byte, on stdout;
 * the terminal in cbreak ``-echo`` (ISIG and ICRNL stay on) while stdin is a tty;
@@ -16,6 +17,9 @@ just stops and output is received until the session ends; the plugin exits at on
 loses the output), input is sent before the first output arrives (the native channel holds
 it), pacing comes from the ack window instead of a 1 ms sleep per read, SIGWINCH replaces
 the 500 ms size poll, the terminal is restored on every exit path, and failures exit non-zero.
+A session cut short (SIGTERM or SIGHUP, a lost connection, stdout closed: exit 141) is ended
+with TerminateSession on the way out, and a failure to end it is reported on stderr; it runs
+on the session loop of :mod:`ecs_exec.session.loop` as a policy.
 """
 
 from __future__ import annotations
