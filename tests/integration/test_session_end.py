@@ -14,18 +14,14 @@ import pytest
 
 from ecs_exec.aws.clients import AwsClients, AwsSettings
 from ecs_exec.aws.resolve import TargetSpec
-from ecs_exec.errors import (
-    EcsExecError,
-    PluginError,
-    SessionNotTerminatedError,
-    TerminalError,
-)
+from ecs_exec.errors import EcsExecError, SessionNotTerminatedError, TerminalError
 from ecs_exec.local.terminal import Console
 from ecs_exec.sandbox import demo
 from ecs_exec.sandbox.server import Sandbox
 from ecs_exec.sandbox.state import SessionStatus
 from ecs_exec.session.runner import ExecRequest, run_exec
 from ecs_exec.transports.native import NativeStream
+from tests.clihelpers import Result, clean_env, run_in_process
 
 TARGET = TargetSpec(cluster="demo", task=demo.WEB_READY_1, container="app")
 
@@ -74,32 +70,44 @@ def the_session(sandbox: Sandbox) -> str:
     return session.session_id
 
 
-def test_a_session_that_ends_by_itself_is_not_terminated(sandbox, local):
-    assert run(sandbox, local, oneoff("sh", "-c", "echo hi; exit 3")) == 3
-    assert local.stdout_path.read_bytes() == b"hi\n"
-    assert sandbox.requests.counts()["ExecuteCommand"] == 1
-    assert terminated_sessions(sandbox) == []
-    assert local.warnings == []
+def cli(sandbox: Sandbox, tmp_path: Path, *args: str, **env: str) -> Result:
+    """The CLI in this process against the sandbox, on ``TARGET``."""
+    spec = ["--cluster", "demo", "--task", demo.WEB_READY_1, "--container", "app"]
+    environ = clean_env(tmp_path, AWS_ENDPOINT_URL=sandbox.endpoint_url, **env)
+    return run_in_process([*spec, *args], environ)
 
 
-def test_an_unreachable_stream_url_terminates_the_session(sandbox, local):
-    with socket.socket() as closed:  # a bound port that does not listen: connect is refused
-        closed.bind(("127.0.0.1", 0))
-        sandbox.state.ws_base_url = f"ws://127.0.0.1:{closed.getsockname()[1]}"
-        # Named by the transport (a connect error); what matters here is what follows.
-        with pytest.raises((OSError, EcsExecError)):
-            run(sandbox, local, oneoff("sleep", "60"))
-    assert terminated_sessions(sandbox) == [the_session(sandbox)]
-    assert sandbox.state.sessions.sessions()[0].status is SessionStatus.TERMINATED
-
-
-def test_a_crash_in_the_transport_terminates_the_session(sandbox, local, monkeypatch):
+def crash_in_receive(monkeypatch: pytest.MonkeyPatch) -> None:
     async def crash(self: NativeStream) -> bytes:
         raise RuntimeError("injected crash")
 
     monkeypatch.setattr(NativeStream, "receive", crash)
-    with pytest.raises(RuntimeError, match="injected crash"):
-        run(sandbox, local, oneoff("sleep", "60"))
+
+
+def test_a_session_that_ends_by_itself_is_not_terminated(sandbox, tmp_path):
+    result = cli(sandbox, tmp_path, "--", "sh", "-c", "echo hi; exit 3")
+    assert (result.code, result.stdout) == (3, b"hi\n"), result.err
+    assert sandbox.requests.counts()["ExecuteCommand"] == 1
+    assert terminated_sessions(sandbox) == []
+    assert "warning" not in result.err
+
+
+def test_an_unreachable_stream_url_terminates_the_session(sandbox, tmp_path):
+    with socket.socket() as closed:  # a bound port that does not listen: connect is refused
+        closed.bind(("127.0.0.1", 0))
+        sandbox.state.ws_base_url = f"ws://127.0.0.1:{closed.getsockname()[1]}"
+        result = cli(sandbox, tmp_path, "--", "sleep", "60")
+    assert result.code == 255, result.err
+    assert result.err.startswith("ecs-exec: error: "), result.err
+    assert terminated_sessions(sandbox) == [the_session(sandbox)]
+    assert sandbox.state.sessions.sessions()[0].status is SessionStatus.TERMINATED
+
+
+def test_a_crash_in_the_transport_terminates_the_session(sandbox, tmp_path, monkeypatch):
+    crash_in_receive(monkeypatch)
+    result = cli(sandbox, tmp_path, "--", "sleep", "60")
+    assert result.code == 255
+    assert "unexpected RuntimeError: injected crash" in result.err
     assert terminated_sessions(sandbox) == [the_session(sandbox)]
 
 
@@ -113,11 +121,27 @@ def test_a_crash_before_the_loop_terminates_the_session(sandbox, local, monkeypa
     assert terminated_sessions(sandbox) == [the_session(sandbox)]
 
 
-def test_a_failed_terminate_is_handed_to_warn_with_the_session_id(sandbox, local, monkeypatch):
-    async def crash(self: NativeStream) -> bytes:
-        raise RuntimeError("injected crash")
+def test_a_failed_terminate_is_a_warning_naming_the_session(sandbox, tmp_path, monkeypatch):
+    crash_in_receive(monkeypatch)
+    sandbox.state.faults["api"] = {
+        "TerminateSession": {"error": "AccessDeniedException", "times": -1}
+    }
+    try:
+        result = cli(sandbox, tmp_path, "--", "sleep", "60")
+    finally:
+        sandbox.state.faults["api"] = {}
+    sid = the_session(sandbox)
+    assert result.code == 255
+    warning, hint, error, *_ = result.err.splitlines()
+    assert warning.startswith(f"ecs-exec: warning: could not terminate session {sid} (")
+    assert "ssm:TerminateSession" in warning and "may still be running" in warning
+    assert hint == f"hint: end it with: aws ssm terminate-session --session-id {sid}"
+    assert error == "ecs-exec: error: unexpected RuntimeError: injected crash"
+    end_by_hand(sandbox, sid)
 
-    monkeypatch.setattr(NativeStream, "receive", crash)
+
+def test_a_failed_terminate_is_handed_to_warn(sandbox, local, monkeypatch):
+    crash_in_receive(monkeypatch)
     sandbox.state.faults["api"] = {
         "TerminateSession": {"error": "AccessDeniedException", "times": -1}
     }
@@ -126,17 +150,21 @@ def test_a_failed_terminate_is_handed_to_warn_with_the_session_id(sandbox, local
             run(sandbox, local, oneoff("sleep", "60"))
     finally:
         sandbox.state.faults["api"] = {}
-    session_id = the_session(sandbox)
+    sid = the_session(sandbox)
     (warning,) = local.warnings
     assert isinstance(warning, SessionNotTerminatedError)
-    assert warning.session_id == session_id
-    assert session_id in str(warning)
-    assert "may still be running" in str(warning)
-    sandbox.state.sessions.terminate_session(session_id)  # what the user would do by hand
+    assert warning.session_id == sid
+    end_by_hand(sandbox, sid)
+
+
+def end_by_hand(sandbox: Sandbox, session_id: str) -> None:
+    """What the user would do: terminate it, and see the remote process go (at most 10 s;
+    the agent ends it asynchronously)."""
+    sandbox.state.sessions.terminate_session(session_id)
     pids = [s.pid for s in sandbox.agent_sessions() if s.pid is not None]
-    for _ in range(200):  # the agent ends the process asynchronously; at most 10 s
-        if not any(os.path.exists(f"/proc/{pid}") and _running(pid) for pid in pids):
-            break
+    for _ in range(200):
+        if not any(_running(pid) for pid in pids):
+            return
         time.sleep(0.05)
 
 
@@ -148,10 +176,11 @@ def _running(pid: int) -> bool:
         return False
 
 
-def test_a_missing_plugin_binary_fails_before_execute_command(sandbox, local, monkeypatch):
-    monkeypatch.setenv("ECS_EXEC_PLUGIN", "/nonexistent/session-manager-plugin")
-    with pytest.raises(PluginError):
-        run(sandbox, local, oneoff("true", transport="plugin"))
+def test_a_missing_plugin_binary_fails_before_execute_command(sandbox, tmp_path):
+    missing = "/nonexistent/session-manager-plugin"
+    result = cli(sandbox, tmp_path, "--transport", "plugin", "--", "true", ECS_EXEC_PLUGIN=missing)
+    assert result.code == 255
+    assert result.err.startswith(f"ecs-exec: error: ECS_EXEC_PLUGIN={missing} is not"), result.err
     assert sandbox.requests.counts()["ExecuteCommand"] == 0
 
 
