@@ -17,10 +17,11 @@ import asyncio
 import contextlib
 import signal
 
-from ecs_exec.errors import EcsExecError, RemoteProtocolError
+from ecs_exec.errors import EcsExecError, SessionEndedError
 from ecs_exec.local.stdio import OutputWriter, StdinReader
 from ecs_exec.local.terminal import Console, raw_mode
 from ecs_exec.remote import ExitMarkerFilter
+from ecs_exec.session.oneoff import IDLE_TIMEOUT
 from ecs_exec.transports.base import RemoteStream
 
 #: How long to wait for the session's end after confirming the exit marker.
@@ -41,17 +42,40 @@ async def confirm_exit(stream: RemoteStream, marker: ExitMarkerFilter) -> None:
         pass
 
 
+def ended_early(silent_for: float) -> SessionEndedError:
+    """The error for a session that ended without the exit marker.
+
+    Args:
+        silent_for: seconds without traffic either way before the end.
+    """
+    if silent_for >= IDLE_TIMEOUT - 60:
+        return SessionEndedError(
+            f"ECS Exec ended the session after {silent_for / 60:.0f} minutes without input or "
+            "output (its idle timeout)",
+            reason="idle",
+            hint="ECS Exec's 20-minute idle timeout cannot be changed; for long silent "
+            "commands use a one-off command (ecs-exec ... -- CMD), which keeps itself alive",
+        )
+    return SessionEndedError(
+        "the session ended without reporting the shell's exit status",
+        reason="terminated",
+        hint="something ended the session: TerminateSession (another tool, the console, an "
+        "administrator), the task stopping, or the SSM agent restarting",
+    )
+
+
 async def run_interactive(
     stream: RemoteStream, console: Console, *, marker: ExitMarkerFilter
 ) -> int:
     """Run until the remote shell exits; return its exit status.
 
     Raises:
-        RemoteProtocolError: the session ended without the exit marker.
+        SessionEndedError: the session ended without the exit marker.
     """
     loop = asyncio.get_running_loop()
     stdout = OutputWriter(console.stdout_fd)
     exit_code: int | None = None
+    last_traffic = loop.time()
 
     async def send_size() -> None:
         cols, rows = console.get_size()
@@ -65,7 +89,7 @@ async def run_interactive(
         future.add_done_callback(resizes.discard)
 
     async def pump_output() -> None:
-        nonlocal exit_code
+        nonlocal exit_code, last_traffic
         while True:
             data = await stream.receive()
             if not data:
@@ -73,6 +97,7 @@ async def run_interactive(
                 if tail:
                     await stdout.write(tail)
                 return
+            last_traffic = loop.time()
             shown = marker.feed(data)
             if shown:
                 await stdout.write(shown)
@@ -82,9 +107,11 @@ async def run_interactive(
                 return
 
     async def pump_input() -> None:
+        nonlocal last_traffic
         reader = StdinReader(console.stdin_fd, read_size=4096)
         try:
             async for chunk in reader:
+                last_traffic = loop.time()
                 await stream.send(chunk)
         finally:
             reader.stop()
@@ -111,8 +138,5 @@ async def run_interactive(
                 await input_task
             await stdout.close()
     if exit_code is None:
-        raise RemoteProtocolError(
-            "the session ended without reporting the shell's exit status",
-            hint="the container may have stopped or the session was terminated",
-        )
+        raise ended_early(loop.time() - last_traffic)
     return exit_code
