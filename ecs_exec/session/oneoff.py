@@ -298,31 +298,3 @@ class OneoffProtocol:
         """Flush and release local stdout and stderr."""
         await self.stdout.close()
         await self.stderr.close()
-
-
-async def run_oneoff(
-    stream: RemoteStream,
-    console: Console,
-    *,
-    decoder: StreamDecoder,
-    encoder: StdinEncoder,
-    attach_stdin: bool,
-    noise_to_stderr: bool = True,
-    heartbeat: float | None = None,
-) -> int:
-    """Drive one framed command to its end and return the remote exit status.
-
-    Raises:
-        RemoteSetupError: the container lacks a tool the framing needs.
-        SessionEndedError: the session ended without an exit record.
-    """
-    protocol = OneoffProtocol(
-        stream,
-        console,
-        decoder=decoder,
-        encoder=encoder,
-        attach_stdin=attach_stdin,
-        noise_to_stderr=noise_to_stderr,
-        heartbeat=heartbeat,
-    )
-    return await protocol.run()
