@@ -5,10 +5,10 @@ Theory of operation
 Every sequenced message a side sends (``input_stream_data`` for the client,
 ``output_stream_data`` for the agent) is kept here, as its exact wire bytes, until the far end
 acknowledges its sequence number. The retransmission timeout follows session-manager-plugin
-``src/datachannel/streaming.go`` ``calculateRetransmissionTimeout`` (spec §7.3): Jacobson/Karels
-with SRTT 100 ms, RTTVAR 0, RTO 200 ms, gains 1/8 and 1/4, a 10 ms clock-granularity floor on
-the variance term and a 1 s cap. Each matched ack contributes one sample, ``now - first send
-time`` (no Karn rule, as upstream).
+``src/datachannel/streaming.go`` ``calculateRetransmissionTimeout``
+(docs/protocol.md#81-rtt-and-rto): Jacobson/Karels with SRTT 100 ms, RTTVAR 0, RTO 200 ms, gains
+1/8 and 1/4, a 10 ms clock-granularity floor on the variance term and a 1 s cap. Each matched
+ack contributes one sample, ``now - first send time`` (no Karn rule, as upstream).
 
 Two resend policies exist:
 
@@ -101,6 +101,8 @@ class RttEstimator:
 
 @dataclass(slots=True)
 class _Entry:
+    """One unacknowledged message and its resend bookkeeping."""
+
     seq: int
     data: bytes
     first_sent: float
@@ -258,6 +260,31 @@ class OutgoingBuffer:
             out.append(entry.data)
         return out
 
+    def resend_all(self, *, now: float) -> list[bytes]:
+        """Return every unacknowledged message, to send again at once (after a resume).
+
+        Each counts as one resend; the next timer deadlines are measured from ``now`` (the
+        backoff is not doubled: nothing timed out). Nothing is returned after a give-up.
+
+        Args:
+            now: the current time.
+
+        Returns:
+            Wire bytes to send again, oldest first.
+        """
+        if self.tick_origin is None:
+            self.tick_origin = now
+        out: list[bytes] = []
+        for entry in self._entries.values():
+            if self.gave_up is not None:
+                break
+            self._resent(entry, now)
+            out.append(entry.data)
+            if self.policy is RetransmitPolicy.ALL_OVERDUE:
+                entry.due = now + entry.backoff
+                heapq.heappush(self._heap, (entry.due, entry.seq))
+        return out
+
     def _resent(self, entry: _Entry, now: float) -> None:
         entry.attempts += 1
         entry.last_sent = now
@@ -276,7 +303,8 @@ class OutgoingBuffer:
             return None
         if self.policy is RetransmitPolicy.OLDEST_ONLY:
             front = next(iter(self._entries.values()))
-            # Strictly older than the RTO, measured from the first send (§7.3 quirk), at the
+            # Strictly older than the RTO, measured from the first send (a plugin quirk,
+            # docs/protocol.md#82-resend-policies), at the
             # first scheduler tick after that; and at most once per tick.
             due = self._tick_after(front.first_sent + self.rtt.rto)
             if front.attempts:

@@ -1,4 +1,4 @@
-"""The native transport: an asyncio driver between a websocket and ``ssm.DataChannel``.
+"""The native transport: an asyncio driver between a websocket and a ``ClientChannel``.
 
 It stays dumb (aioquic's ``asyncio/protocol.py`` shape): after every input to the channel
 it sends ``data_to_send()``, dispatches ``events_received()`` and re-arms one timer at
@@ -27,13 +27,12 @@ from ecs_exec.aws.clients import AwsClients
 from ecs_exec.aws.ecs import ExecSession
 from ecs_exec.datachannel import (
     ChannelClosed,
-    DataChannel,
+    ClientChannel,
     EncryptionKeyRequested,
     OutputReceived,
     ProtocolViolated,
     RetransmissionGaveUp,
     SessionStarted,
-    Side,
 )
 from ecs_exec.errors import (
     AwsError,
@@ -106,11 +105,11 @@ class NativeStream:
         self.refuse_kms = refuse_kms
         #: channel_closed's Output once the agent has closed the channel, else None.
         self.closed_output: str | None = None
-        self.channel = DataChannel(
-            Side.CLIENT,
+        self.channel = ClientChannel(
             session_id=session.session_id,
             token=session.token_value,
             client_id=str(uuid.uuid4()),
+            wall_clock=time.time,
             target_id=target,
             logger=logger if logger.isEnabledFor(logging.DEBUG) else None,
         )
@@ -392,7 +391,7 @@ class NativeStream:
                 self._ws = await asyncio.wait_for(self._dial(token), timeout=remaining)
                 logger.debug("resumed session %s", self.session.session_id)
                 # Resend what the agent has not acknowledged without waiting for the RTO.
-                self.channel.handle_timer(now=time.time() + 10.0)
+                self.channel.resend_unacknowledged(now=time.time())
                 self._process()
                 return
             except AwsError as exc:

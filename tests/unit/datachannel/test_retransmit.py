@@ -1,4 +1,4 @@
-"""RTO arithmetic and resend policies of streaming.go (spec §7.3)."""
+"""RTO arithmetic and resend policies of streaming.go (docs/protocol.md#8-retransmission)."""
 
 from __future__ import annotations
 
@@ -151,3 +151,26 @@ def test_all_overdue_first_timeout_has_a_floor():
     assert buffer.next_deadline() == pytest.approx(1.2)
     assert buffer.poll(now=1.19) == []
     assert buffer.poll(now=1.2) == [b"b"]
+
+
+@pytest.mark.parametrize("policy", list(RetransmitPolicy))
+def test_resend_all_sends_everything_now_and_restarts_deadlines(policy: RetransmitPolicy) -> None:
+    buf = OutgoingBuffer(policy)
+    assert buf.resend_all(now=0.0) == []
+    buf.add(0, b"a", now=0.0)
+    buf.add(1, b"b", now=0.0)
+    assert buf.resend_all(now=0.05) == [b"a", b"b"]  # long before any RTO
+    deadline = buf.next_deadline()
+    assert deadline is not None and deadline > 0.05
+    # The earlier deadline was superseded: nothing is due before the new one.
+    assert buf.poll(now=deadline - 0.01) == []
+    assert buf.poll(now=deadline)[0] == b"a"
+
+
+def test_resend_all_counts_towards_give_up() -> None:
+    buf = OutgoingBuffer(RetransmitPolicy.ALL_OVERDUE, max_resends=1)
+    buf.add(0, b"a", now=0.0)
+    buf.add(1, b"b", now=0.0)
+    assert buf.resend_all(now=1.0) == [b"a"]
+    assert buf.gave_up == (0, 1)
+    assert buf.resend_all(now=2.0) == []
