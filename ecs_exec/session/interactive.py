@@ -21,11 +21,12 @@ import signal
 import termios
 from collections.abc import Iterator
 
-from ecs_exec.errors import EcsExecError, RemoteProtocolError, TerminalError
+from ecs_exec.errors import EcsExecError, SessionEndedError, TerminalError
 from ecs_exec.local.stdio import OutputWriter, StdinReader
 from ecs_exec.local.terminal import Console, raw_mode
 from ecs_exec.remote import ExitMarkerFilter
 from ecs_exec.session.loop import Ended, Policy
+from ecs_exec.session.oneoff import IDLE_TIMEOUT
 from ecs_exec.transports.base import RemoteStream
 
 #: How long to wait for the session's end after confirming the exit marker.
@@ -44,6 +45,28 @@ async def confirm_exit(stream: RemoteStream, marker: ExitMarkerFilter) -> None:
                 pass
     except (TimeoutError, EcsExecError):
         pass
+
+
+def ended_early(silent_for: float) -> SessionEndedError:
+    """The error for a session that ended without the exit marker.
+
+    Args:
+        silent_for: seconds without traffic either way before the end.
+    """
+    if silent_for >= IDLE_TIMEOUT - 60:
+        return SessionEndedError(
+            f"ECS Exec ended the session after {silent_for / 60:.0f} minutes without input or "
+            "output (its idle timeout)",
+            reason="idle",
+            hint="ECS Exec's 20-minute idle timeout cannot be changed; for long silent "
+            "commands use a one-off command (ecs-exec ... -- CMD), which keeps itself alive",
+        )
+    return SessionEndedError(
+        "the session ended without reporting the shell's exit status",
+        reason="terminated",
+        hint="something ended the session: TerminateSession (another tool, the console, an "
+        "administrator), the task stopping, or the SSM agent restarting",
+    )
 
 
 def check_terminal(console: Console) -> None:
@@ -87,6 +110,7 @@ class InteractiveSession:
         self.marker = marker
         self.stdout = OutputWriter(console.stdout_fd)
         self._resized = asyncio.Event()
+        self._last_traffic = asyncio.get_running_loop().time()
 
     def policy(self) -> Policy:
         return Policy(
@@ -104,19 +128,15 @@ class InteractiveSession:
 
     async def pump_output(self) -> Ended:
         """Remote output to the terminal, until the exit marker."""
+        loop = asyncio.get_running_loop()
         while True:
             data = await self.stream.receive()
             if not data:
                 tail = self.marker.flush()
                 if tail:
                     await self.stdout.write(tail)
-                return Ended(
-                    255,
-                    error=RemoteProtocolError(
-                        "the session ended without reporting the shell's exit status",
-                        hint="the container may have stopped or the session was terminated",
-                    ),
-                )
+                return Ended(255, error=ended_early(loop.time() - self._last_traffic))
+            self._last_traffic = loop.time()
             shown = self.marker.feed(data)
             if shown:
                 await self.stdout.write(shown)
@@ -126,9 +146,11 @@ class InteractiveSession:
 
     async def pump_input(self) -> None:
         """Keys to the remote; at EOF (a gateway closed stdin) the remote finishes alone."""
+        loop = asyncio.get_running_loop()
         reader = StdinReader(self.console.stdin_fd, read_size=4096)
         try:
             async for chunk in reader:
+                self._last_traffic = loop.time()
                 await self.stream.send(chunk)
         finally:
             reader.stop()

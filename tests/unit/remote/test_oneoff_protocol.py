@@ -197,3 +197,11 @@ def test_heartbeat_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert heartbeat_seconds() == 0.5
     monkeypatch.delenv("ECS_EXEC_HEARTBEAT")
     assert heartbeat_seconds() == 60.0
+
+
+def test_interactive_early_end_names_idle_timeout_or_termination() -> None:
+    from ecs_exec.session.interactive import ended_early
+
+    assert ended_early(IDLE_TIMEOUT).reason == "idle"
+    assert "idle timeout" in str(ended_early(IDLE_TIMEOUT + 5))
+    assert ended_early(3.0).reason == "terminated"
