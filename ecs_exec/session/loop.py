@@ -108,7 +108,7 @@ class Policy:
 
 
 class SessionEnd:
-    """Ends a session that ExecuteCommand started, exactly once, and reports a failure to.
+    """Ends a session that ExecuteCommand started, exactly once; a failure goes to ``warn``.
 
     Args:
         session_id: the session, for the warning.

@@ -161,3 +161,18 @@ def test_dropin_closed_stdout_terminates_the_session(sandbox, tmp_path):
     assert code == 128 + signal.SIGPIPE, err
     assert session.status is SessionStatus.TERMINATED
     assert wait_gone(remote_pids(sandbox))
+
+
+def test_dropin_session_that_ends_by_itself_is_not_terminated(sandbox, tmp_path):
+    args = dropin_session(sandbox, "sh -c 'echo hi; exit 0'")
+    result = subprocess.run(
+        [*DROPIN, *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=clean_env(tmp_path),
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert b"hi" in result.stdout and b"Exiting session with sessionId" in result.stdout
+    assert sandbox.requests.bodies("TerminateSession") == []
