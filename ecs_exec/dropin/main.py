@@ -130,20 +130,37 @@ def install_wrapper(directory: str | os.PathLike[str]) -> Path:
 def run_session(start: StartSession, console: Console) -> int:
     """Run the shell session of a StartSession invocation; returns the exit status.
 
+    The session was started by whoever called ExecuteCommand or StartSession; every way out
+    that does not see it end by itself ends it (TerminateSession), and says so on stderr
+    when that fails.
+
     Raises:
         EcsExecError: the session could not start or was lost.
     """
+    from ecs_exec.aws import ssm as aws_ssm
     from ecs_exec.dropin.shell import LEGACY_KMS_REFUSAL, ShellSession
+    from ecs_exec.session.loop import SessionEnd
     from ecs_exec.transports.native import NativeStream
 
-    stream = NativeStream(
-        start.session,
-        clients=clients_for(start),
-        target=start.target,
-        show_customer_message=True,
-        refuse_kms=LEGACY_KMS_REFUSAL if start.legacy else None,
+    clients = clients_for(start)
+    session_id = start.session.session_id
+    end = SessionEnd(
+        session_id,
+        lambda: aws_ssm.terminate_session(clients.ssm, session_id, profile=start.profile),
+        warn=lambda warning: _error(console, f"Warning: {warning} (hint: {warning.hint})"),
     )
-    return asyncio.run(ShellSession(stream, console, start.session.session_id).run())
+    try:
+        stream = NativeStream(
+            start.session,
+            clients=clients,
+            target=start.target,
+            show_customer_message=True,
+            refuse_kms=LEGACY_KMS_REFUSAL if start.legacy else None,
+        )
+        return asyncio.run(ShellSession(stream, console, session_id, end=end).run())
+    except BaseException:
+        end.terminate_now()  # a failure before the session loop took charge
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:
