@@ -243,10 +243,11 @@ def test_the_transport_from_a_context_or_the_environment_unless_a_flag(api, env,
     target = ["--context", "sb", "--cluster", "demo", "--task", demo.WEB_READY_1]
     result = run_in_process([*target, "--", "true"], env)
     assert result.code == TOOL
-    assert "session-manager-plugin" in result.err
+    assert "session-manager-plugin" in result.err  # the plugin transport was chosen
+    assert api.log.counts()["ExecuteCommand"] == 0  # (its binary is checked first)
     native = run_in_process([*target, "--transport", "native", "--", "true"], env)
     assert "session-manager-plugin" not in native.err
-    assert api.log.counts()["ExecuteCommand"] == 2
+    assert api.log.counts()["ExecuteCommand"] == 1
 
 
 def test_a_bad_transport_variable_is_named(env):
