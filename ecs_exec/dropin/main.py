@@ -161,6 +161,9 @@ def main(argv: list[str] | None = None) -> None:
     a short command. Everything is written through unbuffered descriptors, the terminal is
     restored and the session closed before :func:`run` returns.
     """
+    from ecs_exec.startup import pause_gc_during_startup
+
+    pause_gc_during_startup()
     code = run(sys.argv if argv is None else argv)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
