@@ -35,6 +35,9 @@ def split_remote_argv(argv: Sequence[str]) -> tuple[list[str], list[str] | None]
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point; never returns."""
+    from ecs_exec.startup import pause_gc_during_startup
+
+    pause_gc_during_startup()
     code = run(sys.argv[1:] if argv is None else argv)
     for stream in (sys.stdout, sys.stderr):
         try:
