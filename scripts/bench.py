@@ -162,10 +162,16 @@ def cli(sb: Sandbox, args: list[str], stdin: bytes = b"", **extra: str) -> tuple
     return seconds, out, code
 
 
+LAST_CPU: list[float] = [0.0]  # CPU seconds (user + system) of the last cli_measured child
+
+
 def cli_measured(
     sb: Sandbox, args: list[str], stdin: bytes = b"", **extra: str
 ) -> tuple[float, bytes, int, float]:
-    """Run ecs-exec; wall seconds, stdout, exit status and the child's peak RSS in MB."""
+    """Run ecs-exec; wall seconds, stdout, exit status and the child's peak RSS in MB.
+
+    The child's CPU time is left in ``LAST_CPU[0]``.
+    """
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as in_file:
         in_file.write(stdin)
@@ -180,6 +186,7 @@ def cli_measured(
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - start
+        LAST_CPU[0] = usage.ru_utime + usage.ru_stime
         out_file.seek(0)
         return seconds, out_file.read(), proc.returncode, usage.ru_maxrss / 1024
 
@@ -204,7 +211,7 @@ def oneoff(sb: Sandbox, tmp: Path, runs: int) -> dict[str, object]:
     ``overhead_s`` is the total less the agent's 1 s wait before it first reads the PTY
     (shell.go ``processStdoutData``), which no client can avoid.
     """
-    totals, phases = [], []
+    totals, phases, cpus = [], [], []
     timings = tmp / "timings.jsonl"
     for _ in range(runs):
         timings.unlink(missing_ok=True)
@@ -213,6 +220,7 @@ def oneoff(sb: Sandbox, tmp: Path, runs: int) -> dict[str, object]:
         total, out, code = cli(sb, [*WEB, "--pipe", "echo ok"], ECS_EXEC_TIMINGS=str(timings))
         assert (out, code) == (b"ok\n", 0), (out, code)
         totals.append(total)
+        cpus.append(LAST_CPU[0])
         marks = json.loads(timings.read_text().splitlines()[-1])
         # Seconds since the spawn: the interpreter and the CLI's imports come before "start".
         offset = marks.pop("origin") - spawned
@@ -226,6 +234,7 @@ def oneoff(sb: Sandbox, tmp: Path, runs: int) -> dict[str, object]:
         "total_median_s": total,
         "total_min_s": min(totals),
         "overhead_s": total - AgentOptions().initial_read_delay,
+        "cpu_median_s": statistics.median(cpus),
         "phases_s": median,
         "aws_calls": calls,
     }
