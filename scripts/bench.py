@@ -223,7 +223,7 @@ def oneoff(sb: Sandbox, tmp: Path, runs: int) -> dict[str, object]:
         cpus.append(LAST_CPU[0])
         marks = json.loads(timings.read_text().splitlines()[-1])
         # Seconds since the spawn: the interpreter and the CLI's imports come before "start".
-        offset = marks.pop("origin") - spawned
+        offset = marks.pop("origin", spawned) - spawned
         phases.append({"imported": offset} | {k: v + offset for k, v in marks.items()})
         phases[-1]["exited"] = total
     calls = dict(sb.requests.counts())
