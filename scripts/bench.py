@@ -421,13 +421,37 @@ def plugin_comparison(tmp: Path, runs: int) -> dict[str, object]:
     return report
 
 
+def pipe_figures(sb: Sandbox, size: int, tmp: Path) -> dict[str, object]:
+    """The one-off pipe path on the faithful sandbox: stdin in, incompressible output out."""
+    report: dict[str, object] = {}
+    data = os.urandom(size)
+    seconds, out, code, rss = cli_measured(sb, [*WEB, "--pipe", "sha256sum"], data)
+    ok = out.split()[0].decode() == hashlib.sha256(data).hexdigest() if out else False
+    report["pipe_in"] = {
+        "mb_s": len(data) / MB / seconds,
+        "exact": ok and code == 0,
+        "rss_mb": rss,
+        "cpu_s": LAST_CPU[0],
+    }
+    (tmp / "rand").write_bytes(data)
+    seconds, out, code, rss = cli_measured(sb, [*WEB, "--", "cat", str(tmp / "rand")])
+    report["pipe_out_incompressible"] = {
+        "mb_s": len(data) / MB / seconds,
+        "exact": out == data and code == 0,
+        "rss_mb": rss,
+        "cpu_s": LAST_CPU[0],
+    }
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument(
         "--only",
-        choices=["overhead", "oneoff", "plugin"],
-        help="only the fixed-overhead figures: both, the one-off, or the drop-in vs the plugin",
+        choices=["overhead", "oneoff", "plugin", "pipe"],
+        help="only some figures: the fixed overhead (the one-off and the drop-in against the "
+        "plugin), either of those, or the one-off pipe path",
     )
     parser.add_argument("--runs", type=int, default=10, help="runs per timed figure")
     opts = parser.parse_args()
@@ -443,6 +467,9 @@ def main() -> None:
                     report["oneoff"] = oneoff(sb, tmp, opts.runs)
             if opts.only in ("overhead", "plugin"):
                 report["plugin_vs_dropin"] = plugin_comparison(tmp, opts.runs)
+            if opts.only == "pipe":
+                with sandbox() as sb:
+                    report.update(pipe_figures(sb, faithful_size, tmp))
             print(json.dumps(report, indent=2))
             return
         report["help_s"] = help_time()
@@ -450,21 +477,7 @@ def main() -> None:
             report["channel_faithful_out"] = channel(sb, "out", faithful_size, tmp)
             report["channel_faithful_in"] = channel(sb, "in", faithful_size, tmp)
             report["oneoff"] = oneoff(sb, tmp, opts.runs)
-            data = os.urandom(faithful_size)
-            seconds, out, code, rss = cli_measured(sb, [*WEB, "--pipe", "sha256sum"], data)
-            ok = out.split()[0].decode() == hashlib.sha256(data).hexdigest() if out else False
-            report["pipe_in"] = {
-                "mb_s": len(data) / MB / seconds,
-                "exact": ok and code == 0,
-                "rss_mb": rss,
-            }
-            (tmp / "rand").write_bytes(data)
-            seconds, out, code, rss = cli_measured(sb, [*WEB, "--", "cat", str(tmp / "rand")])
-            report["pipe_out_incompressible"] = {
-                "mb_s": len(data) / MB / seconds,
-                "exact": out == data and code == 0,
-                "rss_mb": rss,
-            }
+            report.update(pipe_figures(sb, faithful_size, tmp))
             report["echo_0ms"] = echo_latency(sb, 0)
             report["echo_50ms"] = echo_latency(sb, 50)
         report["plugin_vs_dropin"] = plugin_comparison(tmp, opts.runs)
