@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
-from ecs_exec.config import contexts
-from ecs_exec.config.contexts import Context, ContextStore
-from ecs_exec.config.lock import ScopeLock, check_arguments, lock_switch, scan, scope_lock
+from ecs_exec.config import contexts_path
 from ecs_exec.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ecs_exec.config.contexts import Context
+    from ecs_exec.config.lock import ScopeLock
+
+_OFF = frozenset({"0", "false", "no", "off"})
 
 
 @dataclass(frozen=True)
@@ -45,14 +50,16 @@ def option_table(command: click.Command) -> dict[str, bool]:
 
 def env_may_lock(environ: Mapping[str, str]) -> bool:
     """Whether the environment alone locks (or may lock) this run: known before anything
-    is parsed, so that --debug shows no traceback even for an early error under the lock."""
-    try:
-        switch = lock_switch(environ)
-    except Exception:
-        return True
-    if switch is not None:
-        return switch
+    is parsed, so that --debug shows no traceback even for an early error under the lock.
+    An ECS_EXEC_LOCK value other than 0/1 counts as locking (``prepare`` refuses it)."""
+    switch = environ.get("ECS_EXEC_LOCK", "").strip().lower()
+    if switch:
+        return switch not in _OFF
     return bool(environ.get("CLUSTER_NAME") and environ.get("SERVICE_NAME"))
+
+
+def _mentions_context(options: Sequence[str]) -> bool:
+    return any(o == "--context" or o.startswith("--context=") for o in options)
 
 
 def prepare(command: click.Command, options: Sequence[str], environ: Mapping[str, str]) -> Scope:
@@ -63,6 +70,17 @@ def prepare(command: click.Command, options: Sequence[str], environ: Mapping[str
         UsageError: an unknown context name, a bad ECS_EXEC_LOCK value.
         ConfigurationError: an unreadable contexts file.
     """
+    if not (
+        env_may_lock(environ)
+        or environ.get("ECS_EXEC_CONTEXT")
+        or _mentions_context(options)
+        or contexts_path(environ).exists()
+    ):
+        return Scope()  # no context, no lock: nothing more to read (most runs)
+    from ecs_exec.config import contexts
+    from ecs_exec.config.contexts import ContextStore
+    from ecs_exec.config.lock import check_arguments, scan, scope_lock
+
     table = option_table(command)
     scanned = scan(options, table)
     flagged = [v for v in scanned.values("--context") if v is not None]
@@ -73,7 +91,7 @@ def prepare(command: click.Command, options: Sequence[str], environ: Mapping[str
     # must work whatever the context in effect is; --help works with a broken file too.
     lenient = scanned.words[:1] == ("context",)
     informational = any(name in ("-h", "--help", "--version") for name, _ in scanned.options)
-    path = contexts.contexts_path(environ)
+    path = contexts_path(environ)
     store = ContextStore(path=path)
     if flag or environ.get("ECS_EXEC_CONTEXT") or path.exists():
         try:

@@ -15,14 +15,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ecs_exec.aws.clients import AwsSettings
 from ecs_exec.aws.resolve import TargetSpec
-from ecs_exec.config.contexts import TRANSPORTS, Context, effective_settings
 from ecs_exec.errors import ConfigurationError, ExitStatus, UsageError
 from ecs_exec.local.terminal import Console
+
+if TYPE_CHECKING:
+    from ecs_exec.config.contexts import Context
 
 #: Flags that take a value, the attribute they set, and what leaving them out means.
 VALUE_FLAGS: dict[str, tuple[str, str]] = {
@@ -208,9 +210,7 @@ def build_settings(
     from_context = False
     if context is not None:
         given = values["endpoint_url"]
-        values.update(
-            effective_settings({k: values[k] for k in CONTEXT_SETTINGS}, context, environ)
-        )
+        values.update(_effective({k: values[k] for k in CONTEXT_SETTINGS}, context, environ))
         from_context = given is None and values["endpoint_url"] == context.endpoint_url
         region = values["region"]
         if region is not None and region == context.region and not _REGION.match(region):
@@ -220,7 +220,7 @@ def build_settings(
                 hint=f"ecs-exec context update {context.name} --region us-east-1",
             )
     transport = flags.get("transport") or environ.get("ECS_EXEC_TRANSPORT", "").strip() or None
-    if transport is not None and transport not in TRANSPORTS:
+    if transport is not None and transport not in ("native", "plugin", "auto"):
         raise ConfigurationError(
             f"ECS_EXEC_TRANSPORT '{transport}' is not a transport",
             hint="use native, plugin or auto, or unset it",
@@ -255,6 +255,14 @@ def is_loopback(url: str | None) -> bool:
     except ValueError:
         return False
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _effective(
+    values: Mapping[str, str | None], context: Context, environ: Mapping[str, str]
+) -> dict[str, str | None]:
+    from ecs_exec.config.contexts import effective_settings  # only runs with a context
+
+    return effective_settings(values, context, environ)
 
 
 def drop_empty_aws_variables(environ: MutableMapping[str, str]) -> None:

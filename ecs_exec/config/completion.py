@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from ecs_exec.aws.cache import cache_dir
-from ecs_exec.config import contexts
+from ecs_exec.config import contexts_path
 
 # The heavier modules (hashlib, tempfile, threading) are imported where a Tab press needs
 # them: this module is imported on every run, to declare the completers.
@@ -58,9 +58,11 @@ class Scope:
 def scope_from(params: Mapping[str, Any], env: Mapping[str, str]) -> Scope:
     """The scope for the flags typed so far (click's parsed params, resiliently parsed),
     applying the same precedence as a command: flag, environment, context, default."""
+    from ecs_exec.config import contexts
+
     context = None
     try:
-        store = contexts.load(contexts.contexts_path(env))
+        store = contexts.load(contexts_path(env))
         name, _ = contexts.selected_name(store, params.get("context"), env)
         context = store.find(name) if name else None
     except Exception:  # a broken contexts file: complete without a context
@@ -81,8 +83,10 @@ def scope_from(params: Mapping[str, Any], env: Mapping[str, str]) -> Scope:
 
 
 def context_names(env: Mapping[str, str], incomplete: str = "") -> list[str]:
+    from ecs_exec.config import contexts
+
     try:
-        store = contexts.load(contexts.contexts_path(env))
+        store = contexts.load(contexts_path(env))
     except Exception:
         return []
     return [n for n in store.names if n.startswith(incomplete)]

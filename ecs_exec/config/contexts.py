@@ -29,9 +29,11 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ecs_exec.config import FILE_NAME, config_dir, contexts_path
 from ecs_exec.errors import ConfigurationError, UsageError
 
-FILE_NAME = "contexts.toml"
+__all__ = ["FILE_NAME", "Context", "ContextStore", "config_dir", "contexts_path"]
+
 #: The string fields of a context, in the order they are written and shown.
 STRING_FIELDS = (
     "description",
@@ -116,19 +118,6 @@ def check_value(key: str, value: str) -> str:
             hint="use e.g. --endpoint-url http://127.0.0.1:4566",
         )
     return value
-
-
-def config_dir(env: Mapping[str, str] | None = None) -> Path:
-    """``$XDG_CONFIG_HOME/ecs-exec``, or ``~/.config/ecs-exec``."""
-    env = os.environ if env is None else env
-    base = env.get("XDG_CONFIG_HOME") or os.path.join(
-        env.get("HOME") or os.path.expanduser("~"), ".config"
-    )
-    return Path(base) / "ecs-exec"
-
-
-def contexts_path(env: Mapping[str, str] | None = None) -> Path:
-    return config_dir(env) / FILE_NAME
 
 
 @dataclass(frozen=True)
