@@ -426,7 +426,7 @@ class NativeStream:
         """
         loop = asyncio.get_running_loop()
         driver, _ = self._started()
-        last = str(last_error) if last_error is not None else "the connection dropped"
+        last: EcsExecError | None = last_error
         while attempts < RESUME_ATTEMPTS and driver.now() - first_failure < self.resume_timeout:
             if attempts:
                 remaining = self.resume_timeout - (driver.now() - first_failure)
@@ -458,7 +458,7 @@ class NativeStream:
                         f"({self._progress()})",
                         hint=exc.hint,
                     ) from exc
-                last = str(exc)
+                last = exc
             except StreamConnectError as exc:
                 if not exc.retryable:
                     raise ConnectionLostError(
@@ -466,16 +466,17 @@ class NativeStream:
                         f"({self._progress()})",
                         hint=exc.hint,
                     ) from exc
-                last = str(exc)
+                last = exc
             except ConfigurationError as exc:
                 raise ConnectionLostError(
                     f"the connection dropped and reconnecting failed: {exc}", hint=exc.hint
                 ) from exc
+        why = f": {last}" if last is not None else ""
         raise ConnectionLostError(
-            f"lost the connection to the session and could not resume it "
-            f"({attempts} attempts in {driver.now() - first_failure:.0f} s; last error: "
-            f"{last}; {self._progress()})",
-            hint="check the network; the remote command may still be running",
+            f"lost the connection to the session and could not resume it in {attempts} "
+            f"attempts over {driver.now() - first_failure:.0f} s{why} ({self._progress()})",
+            hint=(last.hint if last is not None and last.hint else "check the network")
+            + "; the remote command may still be running",
         )
 
     def _runner_done(self, task: asyncio.Task[None]) -> None:
