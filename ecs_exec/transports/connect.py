@@ -123,13 +123,13 @@ def connect_error(
     if isinstance(exc, ssl.SSLCertVerificationError):
         return StreamConnectError(
             f"the TLS certificate of {host} could not be verified: "
-            f"{exc.verify_message or exc.reason}",
+            f"{getattr(exc, 'verify_message', None) or exc}",
             retryable=False,
             hint="a proxy may be intercepting TLS; point SSL_CERT_FILE at its CA bundle",
         )
     if isinstance(exc, ssl.SSLError):
         return StreamConnectError(
-            f"the TLS handshake with {where} failed: {exc.reason or exc}",
+            f"the TLS handshake with {where} failed: {getattr(exc, 'reason', None) or exc}",
             retryable=False,
             hint="a proxy or firewall on the way may be interfering with TLS",
         )
