@@ -1,9 +1,13 @@
-"""Sans-I/O core of the Session Manager data channel: codec, payloads, crypto, retransmission
-and the :class:`DataChannel` state machine. Nothing here does I/O or reads a clock."""
+"""Sans-I/O core of the Session Manager data channel: codec, payloads, crypto, the incoming
+and outgoing buffers, the state tables, and the two ends: :class:`ClientChannel` and
+:class:`AgentChannel` on their shared :class:`DataChannel` core. Nothing here does I/O or reads
+a clock (docs/protocol.md describes the protocol)."""
 
 from __future__ import annotations
 
-from ecs_exec.datachannel.channel import DataChannel, Side, State
+from ecs_exec.datachannel.agent import AgentChannel
+from ecs_exec.datachannel.channel import DataChannel, Side
+from ecs_exec.datachannel.client import ClientChannel
 from ecs_exec.datachannel.crypto import CipherPair
 from ecs_exec.datachannel.events import (
     ChannelClosed,
@@ -19,6 +23,7 @@ from ecs_exec.datachannel.events import (
     SessionStarted,
     TerminalResized,
 )
+from ecs_exec.datachannel.incoming import IncomingBuffer
 from ecs_exec.datachannel.message import (
     ClientMessage,
     MalformedMessage,
@@ -30,10 +35,13 @@ from ecs_exec.datachannel.message import (
 )
 from ecs_exec.datachannel.payloads import Flag
 from ecs_exec.datachannel.retransmit import OutgoingBuffer, RetransmitPolicy, RttEstimator
+from ecs_exec.datachannel.state import State
 
 __all__ = [
+    "AgentChannel",
     "ChannelClosed",
     "CipherPair",
+    "ClientChannel",
     "ClientMessage",
     "DataChannel",
     "DataKeyReceived",
@@ -42,6 +50,7 @@ __all__ = [
     "Flag",
     "FlagReceived",
     "HandshakeCompleted",
+    "IncomingBuffer",
     "InputReceived",
     "MalformedMessage",
     "MessageType",

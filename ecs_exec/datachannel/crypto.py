@@ -1,11 +1,11 @@
 """AES-256-GCM for KMS-encrypted sessions, given key material (no KMS calls here).
 
 Matches session-manager-plugin ``src/encryption/encrypter.go`` and the agent's
-``agent/session/crypto/blockcipher.go`` (spec §6): a 64-byte KMS data key holds two AES-256
-keys; the **client** decrypts agent->client traffic with bytes 0..31 and encrypts with
-32..63, and the agent mirrors that. The wire form is ``nonce(12) || ciphertext || tag(16)``,
-with no associated data. Nonces come from an injected source (aioquic ``CryptoPair`` style),
-so tests can fix them.
+``agent/session/crypto/blockcipher.go`` (docs/protocol.md#10-encryption): a 64-byte KMS data key
+holds two AES-256 keys; the **client** decrypts agent->client traffic with bytes 0..31 and
+encrypts with 32..63, and the agent mirrors that. The wire form is ``nonce(12) || ciphertext ||
+tag(16)``, with no associated data. Nonces come from an injected source (aioquic ``CryptoPair``
+style), so tests can fix them.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def unseal(aead: AESGCM, sealed: bytes) -> bytes:
         RemoteProtocolError: too short, or the tag does not verify.
     """
     if len(sealed) < NONCE_SIZE + TAG_SIZE:
-        # The plugin panics here (spec §6.2 [inference]); we report the violation instead.
+        # The plugin panics here (docs/protocol.md#102-cipher); we report a violation instead.
         raise RemoteProtocolError(f"encrypted payload too short: {len(sealed)} bytes")
     try:
         return aead.decrypt(sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], None)

@@ -1,11 +1,12 @@
-"""The session-type and KMS handshake (spec §5, §6) for either end, sans-I/O.
+"""The session-type and KMS handshake for either end, sans-I/O.
 
 Theory of operation
 -------------------
-:class:`~ecs_exec.datachannel.channel.DataChannel` owns the states, sequencing and sending; it hands
-every handshake payload to one of the two helpers here and sends what they return. The helpers
-hold only handshake state, never read a socket or a clock (``now`` is a parameter) and take
-their randomness from the channel's injected source.
+:class:`~ecs_exec.datachannel.client.ClientChannel` and
+:class:`~ecs_exec.datachannel.agent.AgentChannel` own the states, sequencing and sending (see
+docs/protocol.md#9-handshake); they hand every handshake payload to one of the two helpers here
+and send what they return. The helpers hold only handshake state, never read a socket or a clock
+(``now`` is a parameter) and take their randomness from the channel's injected source.
 
 Client (:class:`ClientHandshake`): the agent's HandshakeRequest is answered action by action,
 as streaming.go does: a known SessionType is accepted, anything else is refused or reported as
@@ -13,7 +14,8 @@ unsupported. A KMSEncryption action with a key id makes the response wait: the c
 :class:`~ecs_exec.datachannel.events.EncryptionKeyRequested`, the driver calls GenerateDataKey (the
 plugin calls KMS inline in ProcessKMSEncryptionHandshakeAction) and then
 ``provide_data_key`` or ``reject_data_key``, which fill in the held KMS answer. An
-EncChallengeRequest is decrypted with the data key and sent back re-encrypted (§6.2).
+EncChallengeRequest is decrypted with the data key and sent back re-encrypted
+(docs/protocol.md#104-encryption-challenge).
 
 Agent (:class:`AgentHandshake`): ``start_handshake`` sends the HandshakeRequest (with a random
 KMS Challenge when a key id is given). The HandshakeResponse must accept the session type;
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ecs_exec.datachannel import payloads as pl
+from ecs_exec.datachannel import handshake_payloads as hp
 from ecs_exec.datachannel.crypto import CipherPair
 from ecs_exec.datachannel.events import DataKeyReceived, EncryptionKeyRequested, HandshakeCompleted
 from ecs_exec.errors import HandshakeError
@@ -42,7 +44,7 @@ class ClientHandshake:
 
     def __init__(self) -> None:
         # The response being built; None marks the KMS action's place until the key is known.
-        self._held_response: list[pl.ProcessedClientAction | None] | None = None
+        self._held_response: list[hp.ProcessedClientAction | None] | None = None
         self._held_errors: list[str] = []
         self.session_type: str | None = None  #: the last valid SessionType requested
 
@@ -52,7 +54,7 @@ class ClientHandshake:
         return self._held_response is not None
 
     def receive_request(
-        self, request: pl.HandshakeRequest, encryption_context: dict[str, str]
+        self, request: hp.HandshakeRequest, encryption_context: dict[str, str]
     ) -> EncryptionKeyRequested | None:
         """Process the actions of a HandshakeRequest and hold the response.
 
@@ -64,33 +66,33 @@ class ClientHandshake:
             The key request when the agent asked for KMS encryption (then the response stays
             held), else None (then :meth:`response` is ready to send).
         """
-        actions: list[pl.ProcessedClientAction | None] = []
+        actions: list[hp.ProcessedClientAction | None] = []
         errors: list[str] = []
         key_request: EncryptionKeyRequested | None = None
         for action in request.actions:
             params = action.action_parameters if isinstance(action.action_parameters, dict) else {}
             kind = action.action_type
-            result: pl.ProcessedClientAction | None
-            if kind == pl.SESSION_TYPE_ACTION:
+            result: hp.ProcessedClientAction | None
+            if kind == hp.SESSION_TYPE_ACTION:
                 session_type = params.get("SessionType")
-                if isinstance(session_type, str) and session_type in pl.SESSION_TYPES:
+                if isinstance(session_type, str) and session_type in hp.SESSION_TYPES:
                     self.session_type = session_type
-                    result = pl.ProcessedClientAction.session_type_ok()
+                    result = hp.ProcessedClientAction.session_type_ok()
                 else:
-                    result = pl.ProcessedClientAction.failed(
+                    result = hp.ProcessedClientAction.failed(
                         kind, f"Unknown session type {session_type}"
                     )
-            elif kind == pl.KMS_ENCRYPTION_ACTION:
+            elif kind == hp.KMS_ENCRYPTION_ACTION:
                 key_id = params.get("KMSKeyId")
                 if key_request is not None or not isinstance(key_id, str) or not key_id:
-                    result = pl.ProcessedClientAction.failed(kind, "invalid KMSKeyId")
+                    result = hp.ProcessedClientAction.failed(kind, "invalid KMSKeyId")
                 else:
                     # Hold the response until the driver has called GenerateDataKey
                     # (streaming.go ProcessKMSEncryptionHandshakeAction calls KMS inline).
                     result = None
                     key_request = EncryptionKeyRequested(key_id, encryption_context)
             else:
-                result = pl.ProcessedClientAction.unsupported(kind)
+                result = hp.ProcessedClientAction.unsupported(kind)
             if result is not None and result.error:
                 errors.append(result.error)
             actions.append(result)
@@ -99,7 +101,7 @@ class ClientHandshake:
         return key_request
 
     def response(
-        self, kms_result: pl.ProcessedClientAction | None, *, client_version: str
+        self, kms_result: hp.ProcessedClientAction | None, *, client_version: str
     ) -> bytes:
         """Release the held HandshakeResponse.
 
@@ -118,24 +120,24 @@ class ClientHandshake:
             assert item is not None
             actions.append(item)
         self._held_response = None
-        response = pl.HandshakeResponse(client_version, tuple(actions), tuple(self._held_errors))
+        response = hp.HandshakeResponse(client_version, tuple(actions), tuple(self._held_errors))
         return response.to_bytes()
 
     def key_provided(self, ciphertext_blob: bytes, *, client_version: str) -> bytes:
         """Answer the KMS action with the data key's CiphertextBlob; return the response."""
         return self.response(
-            pl.ProcessedClientAction.kms_ok(ciphertext_blob), client_version=client_version
+            hp.ProcessedClientAction.kms_ok(ciphertext_blob), client_version=client_version
         )
 
     def key_rejected(self, reason: str, *, client_version: str) -> bytes:
         """Answer the KMS action as failed (GenerateDataKey failed); return the response."""
-        action = pl.ProcessedClientAction.failed(pl.KMS_ENCRYPTION_ACTION, reason)
+        action = hp.ProcessedClientAction.failed(hp.KMS_ENCRYPTION_ACTION, reason)
         self._held_errors.append(action.error)
         return self.response(action, client_version=client_version)
 
     @staticmethod
     def answer_challenge(cipher: CipherPair | None, payload: bytes) -> bytes:
-        """Decrypt an EncChallengeRequest and re-encrypt it (§6.2); return the PT9 payload.
+        """Decrypt an EncChallengeRequest and re-encrypt it; return the PT9 payload.
 
         Raises:
             HandshakeError: no data key is in use.
@@ -143,8 +145,8 @@ class ClientHandshake:
         """
         if cipher is None:
             raise HandshakeError("encryption challenge received without a data key")
-        plain = cipher.decrypt(pl.parse_challenge(payload))
-        return pl.challenge_payload(cipher.encrypt(plain))
+        plain = cipher.decrypt(hp.parse_challenge(payload))
+        return hp.challenge_payload(cipher.encrypt(plain))
 
 
 class AgentHandshake:
@@ -170,13 +172,13 @@ class AgentHandshake:
     def request(
         self, *, session_type: str, kms_key_id: str | None, agent_version: str, now: float
     ) -> bytes:
-        """Start the handshake (§5.2); KMSEncryption only with a key id.
+        """Start the handshake (docs/protocol.md#92-handshakerequest); KMS only with a key id.
 
         Returns:
             The PT5 HandshakeRequest payload.
         """
         challenge = self._random_bytes(KMS_CHALLENGE_SIZE) if kms_key_id is not None else None
-        request = pl.HandshakeRequest.build(
+        request = hp.HandshakeRequest.build(
             agent_version=agent_version,
             session_type=session_type,
             kms_key_id=kms_key_id,
@@ -202,9 +204,9 @@ class AgentHandshake:
         """
         if not self._awaiting_response:
             return None
-        response = pl.parse_handshake_response(payload)
+        response = hp.parse_handshake_response(payload)
         self._awaiting_response = False
-        if not response.succeeded(pl.SESSION_TYPE_ACTION):
+        if not response.succeeded(hp.SESSION_TYPE_ACTION):
             raise HandshakeError(f"client refused the session type: {list(response.errors)}")
         if self._kms_key_id is None:
             return self._completed("", now)
@@ -222,7 +224,7 @@ class AgentHandshake:
         """
         self._awaiting_key = False
         self._challenge = self._random_bytes(CHALLENGE_SIZE)
-        return pl.challenge_payload(cipher.encrypt(self._challenge))
+        return hp.challenge_payload(cipher.encrypt(self._challenge))
 
     def receive_challenge_response(
         self, cipher: CipherPair | None, payload: bytes, now: float
@@ -238,11 +240,11 @@ class AgentHandshake:
         """
         if self._challenge is None or cipher is None:
             return None
-        answer = cipher.decrypt(pl.parse_challenge(payload))
+        answer = cipher.decrypt(hp.parse_challenge(payload))
         if answer != self._challenge:
             raise HandshakeError("encryption challenge mismatch")
         self._challenge = None
-        return self._completed(pl.KMS_CUSTOMER_MESSAGE, now)
+        return self._completed(hp.KMS_CUSTOMER_MESSAGE, now)
 
     def _completed(self, customer_message: str, now: float) -> HandshakeCompleted:
         elapsed_ns = round((now - self._started) * 1e9)  # a Go time.Duration
@@ -251,7 +253,7 @@ class AgentHandshake:
 
 def complete_payload(event: HandshakeCompleted) -> bytes:
     """Return the PT7 HandshakeComplete payload the agent sends for ``event``."""
-    return pl.HandshakeComplete(event.time_to_complete_ns, event.customer_message).to_bytes()
+    return hp.HandshakeComplete(event.time_to_complete_ns, event.customer_message).to_bytes()
 
 
 __all__ = [

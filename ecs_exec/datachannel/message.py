@@ -3,12 +3,13 @@
 Pure functions plus one value type: :func:`encode` turns a :class:`ClientMessage` into the
 wire bytes, :func:`decode` parses them back and :func:`validate` applies the receive-side
 checks of session-manager-plugin ``src/message/messageparser.go`` (``Validate``). Layout and
-quirks follow the project spec ``ssm-protocol.md`` §3:
+quirks are described in docs/protocol.md#4-header:
 
 * every integer is big-endian, the header is 120 bytes and the writer always puts **116**
   (the offset of PayloadLength) in HeaderLength;
 * MessageType is ASCII right-padded with spaces; NUL padding is accepted on read;
-* the MessageId UUID is *half-swapped* (bytes 8..15 first, then 0..7), §3.2;
+* the MessageId UUID is *half-swapped*: bytes 8..15 first, then 0..7
+  (docs/protocol.md#42-messageid);
 * the payload is everything from ``HeaderLength + 4`` to the end of the frame; the
   PayloadLength field is not used for slicing, and when it is 0 the digest is not checked.
 """
@@ -108,7 +109,7 @@ class MalformedMessage(RemoteProtocolError):
 
 
 class MessageType(StrEnum):
-    """The MessageType strings of ``clientmessage.go`` (spec §4.1)."""
+    """The MessageType strings of ``clientmessage.go`` (docs/protocol.md#5-message-types)."""
 
     INPUT_STREAM_DATA = "input_stream_data"  #: client -> agent, sequenced
     OUTPUT_STREAM_DATA = "output_stream_data"  #: agent -> client, sequenced
@@ -119,7 +120,7 @@ class MessageType(StrEnum):
 
 
 class PayloadType(IntEnum):
-    """The PayloadType values of ``clientmessage.go`` (spec §3.5)."""
+    """The PayloadType values of ``clientmessage.go`` (docs/protocol.md#6-payload-types)."""
 
     UNSET = 0  #: acknowledge, channel_closed, start/pause_publication
     OUTPUT = 1  #: terminal or stream bytes, both directions
@@ -417,7 +418,7 @@ def acknowledge_payload_of(data: bytes) -> bytes | None:
 
 
 def validate(msg: ClientMessage) -> None:
-    """Apply the receive checks of messageparser.go ``Validate`` (spec §3.3).
+    """Apply the receive checks of messageparser.go ``Validate`` (docs/protocol.md#43-validation).
 
     start/pause_publication skip validation. Everything else needs a non-zero HeaderLength, a
     non-empty type, a non-zero CreatedDate and, when the PayloadLength field is non-zero, a

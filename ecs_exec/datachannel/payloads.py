@@ -1,9 +1,11 @@
-"""JSON payload models of the data channel, with byte-exact serialisers.
+"""Payloads of the data channel outside the handshake, with byte-exact serialisers.
 
-The official plugin marshals these with Go's ``encoding/json`` (compact, struct field order,
-``null`` for nil slices and pointers, ``<``/``>``/``&`` escaped), so :func:`_go_json`
-reproduces that and the serialisers below emit the exact byte strings of the spec
-(``ssm-protocol.md`` §4.2, §4.4, §5.2-5.4, §6.4, §9). Parsers validate types and raise
+The OpenDataChannel frame, acknowledge, channel_closed, terminal size and flags
+(docs/protocol.md#3-connection, #5-message-types, #11-terminal-size-and-flags); the handshake
+payloads live in :mod:`~ecs_exec.datachannel.handshake_payloads`. The official plugin marshals
+JSON with Go's ``encoding/json`` (compact, struct field order, ``null`` for nil slices and
+pointers, ``<``/``>``/``&`` escaped), so :func:`go_json` reproduces that and the serialisers
+emit the exact bytes the plugin and agent do. Parsers validate types and raise
 :class:`~ecs_exec.errors.RemoteProtocolError` on anything the far end should not have sent.
 """
 
@@ -14,7 +16,7 @@ import binascii
 import json
 import re
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 from uuid import UUID
@@ -23,23 +25,6 @@ from ecs_exec.errors import LocalProtocolError, RemoteProtocolError
 
 _UINT32 = struct.Struct(">I")
 _MAX_UINT32 = 0xFFFFFFFF
-
-#: The session types a HandshakeRequest may name (streaming.go ProcessSessionTypeHandshakeAction).
-SESSION_TYPES = frozenset(
-    {"Standard_Stream", "InteractiveCommands", "NonInteractiveCommands", "Port"}
-)
-SESSION_TYPE_ACTION = "SessionType"  #: ActionType of the session-type action
-KMS_ENCRYPTION_ACTION = "KMSEncryption"  #: ActionType of the KMS action
-#: CustomerMessage the agent sends when the session is encrypted ([agent] sessionplugin.go).
-KMS_CUSTOMER_MESSAGE = "This session is encrypted using AWS KMS."
-
-
-class ActionStatus(IntEnum):
-    """ActionStatus of a processed client action (handshakemessage.go)."""
-
-    SUCCESS = 1  #: the action was carried out
-    FAILED = 2  #: the action failed; ``Error`` says why
-    UNSUPPORTED = 3  #: unknown ActionType (the plugin puts this in ActionResult, status 0)
 
 
 class Flag(IntEnum):
@@ -50,7 +35,7 @@ class Flag(IntEnum):
     CONNECT_TO_PORT_ERROR = 3  #: the agent could not reach the destination port
 
 
-def _go_json(obj: object) -> bytes:
+def go_json(obj: object) -> bytes:
     """Serialise like Go ``json.Marshal``: compact, raw UTF-8, HTML characters escaped."""
     text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
     if "<" in text or ">" in text or "&" in text or "\u2028" in text or "\u2029" in text:
@@ -64,7 +49,8 @@ def _go_json(obj: object) -> bytes:
     return text.encode("utf-8")
 
 
-def _load_object(payload: bytes, what: str) -> dict[str, Any]:
+def load_object(payload: bytes, what: str) -> dict[str, Any]:
+    """Parse ``payload`` as a JSON object; ``what`` names it in the error."""
     try:
         obj = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -74,7 +60,8 @@ def _load_object(payload: bytes, what: str) -> dict[str, Any]:
     return obj
 
 
-def _get_str(obj: dict[str, Any], key: str, what: str, default: str | None = None) -> str:
+def get_str(obj: dict[str, Any], key: str, what: str, default: str | None = None) -> str:
+    """Return ``obj[key]`` as a string (``default`` when absent or null, if given)."""
     value = obj.get(key, default)
     if value is None and default is not None:
         return default
@@ -83,18 +70,20 @@ def _get_str(obj: dict[str, Any], key: str, what: str, default: str | None = Non
     return value
 
 
-def _b64decode(text: str, what: str) -> bytes:
+def b64decode(text: str, what: str) -> bytes:
+    """Decode strict base64, raising RemoteProtocolError naming ``what``."""
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise RemoteProtocolError(f"{what} is not valid base64") from None
 
 
-def _b64encode(data: bytes) -> str:
+def b64encode(data: bytes) -> str:
+    """Encode standard base64, as Go's ``[]byte`` JSON encoding does."""
     return base64.b64encode(data).decode("ascii")
 
 
-# --- OpenDataChannel text frame (§2.2) ----------------------------------------------------
+# --- OpenDataChannel text frame (docs/protocol.md#32-opendatachannel-frame) ----------------------
 
 
 def open_data_channel_frame(
@@ -111,7 +100,7 @@ def open_data_channel_frame(
     Returns:
         The JSON text.
     """
-    return _go_json(
+    return go_json(
         {
             "MessageSchemaVersion": "1.0",
             "RequestId": request_id,
@@ -122,7 +111,7 @@ def open_data_channel_frame(
     ).decode("utf-8")
 
 
-# --- acknowledge (§4.2) -------------------------------------------------------------------
+# --- acknowledge (docs/protocol.md#51-acknowledge) -----------------------------------------------
 
 
 def acknowledge_payload(message_type: str, message_id: UUID, sequence_number: int) -> bytes:
@@ -153,7 +142,8 @@ _ACK_SHAPE = re.compile(
 
 
 def parse_acknowledge(payload: bytes) -> int:
-    """Return the acknowledged sequence number, the only field the plugin reads (§7.2).
+    """Return the acknowledged sequence number, the only field the plugin reads
+    (docs/protocol.md#51-acknowledge).
 
     Args:
         payload: the acknowledge message's payload.
@@ -168,14 +158,14 @@ def parse_acknowledge(payload: bytes) -> int:
     match = _ACK_SHAPE.fullmatch(payload)
     if match is not None:
         return int(match[1])
-    obj = _load_object(payload, "acknowledge")
+    obj = load_object(payload, "acknowledge")
     seq = obj.get("AcknowledgedMessageSequenceNumber")
     if not isinstance(seq, int) or isinstance(seq, bool):
         raise RemoteProtocolError("acknowledge: AcknowledgedMessageSequenceNumber must be an int")
     return seq
 
 
-# --- channel_closed (§4.4) ----------------------------------------------------------------
+# --- channel_closed (docs/protocol.md#52-channel_closed) -----------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +194,7 @@ class ChannelClosedContent:
         Returns:
             The JSON payload.
         """
-        return _go_json(
+        return go_json(
             {
                 "MessageId": self.message_id,
                 "CreatedDate": self.created_date,
@@ -223,301 +213,10 @@ def parse_channel_closed(payload: bytes) -> str:
     Raises:
         RemoteProtocolError: not a JSON object, or Output is not a string.
     """
-    return _get_str(_load_object(payload, "channel_closed"), "Output", "channel_closed", "")
+    return get_str(load_object(payload, "channel_closed"), "Output", "channel_closed", "")
 
 
-# --- handshake (§5) -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RequestedClientAction:
-    """One entry of ``RequestedClientActions``.
-
-    Args:
-        action_type: ActionType, e.g. ``SessionType`` or ``KMSEncryption``.
-        action_parameters: ActionParameters as decoded JSON.
-    """
-
-    action_type: str
-    action_parameters: Any
-
-
-@dataclass(frozen=True, slots=True)
-class HandshakeRequest:
-    """The PT5 HandshakeRequest payload (agent -> client).
-
-    Args:
-        agent_version: AgentVersion (``""`` when absent).
-        actions: the requested actions, in order.
-    """
-
-    agent_version: str
-    actions: tuple[RequestedClientAction, ...]
-
-    @classmethod
-    def build(
-        cls,
-        *,
-        agent_version: str,
-        session_type: str,
-        kms_key_id: str | None = None,
-        challenge: bytes | None = None,
-    ) -> HandshakeRequest:
-        """Build the request a real agent sends (SessionType, then KMSEncryption if keyed).
-
-        Returns:
-            The request.
-        """
-        actions = [
-            RequestedClientAction(
-                SESSION_TYPE_ACTION, {"SessionType": session_type, "Properties": None}
-            )
-        ]
-        if kms_key_id is not None:
-            params: dict[str, Any] = {"KMSKeyId": kms_key_id}
-            if challenge is not None:
-                params["Challenge"] = _b64encode(challenge)
-            actions.append(RequestedClientAction(KMS_ENCRYPTION_ACTION, params))
-        return cls(agent_version, tuple(actions))
-
-    def to_bytes(self) -> bytes:
-        """Serialise as the agent does.
-
-        Returns:
-            The JSON payload.
-        """
-        return _go_json(
-            {
-                "AgentVersion": self.agent_version,
-                "RequestedClientActions": [
-                    {"ActionType": a.action_type, "ActionParameters": a.action_parameters}
-                    for a in self.actions
-                ],
-            }
-        )
-
-
-def parse_handshake_request(payload: bytes) -> HandshakeRequest:
-    """Parse a PT5 payload.
-
-    Raises:
-        RemoteProtocolError: not an object, or actions are not objects with a string type.
-    """
-    obj = _load_object(payload, "HandshakeRequest")
-    version = _get_str(obj, "AgentVersion", "HandshakeRequest", "")
-    raw = obj.get("RequestedClientActions") or []
-    if not isinstance(raw, list):
-        raise RemoteProtocolError("HandshakeRequest: RequestedClientActions must be a list")
-    actions = []
-    for item in raw:
-        if not isinstance(item, dict):
-            raise RemoteProtocolError("HandshakeRequest: an action is not an object")
-        kind = _get_str(item, "ActionType", "HandshakeRequest")
-        actions.append(RequestedClientAction(kind, item.get("ActionParameters")))
-    return HandshakeRequest(version, tuple(actions))
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessedClientAction:
-    """One entry of ``ProcessedClientActions``.
-
-    Args:
-        action_type: the ActionType this answers.
-        action_status: 0, or an :class:`ActionStatus`.
-        action_result: ActionResult: ``None``, a KMS result object, or (quirk) the int 3.
-        error: Error text, ``""`` on success.
-    """
-
-    action_type: str
-    action_status: int
-    action_result: Any = None
-    error: str = ""
-
-    @classmethod
-    def session_type_ok(cls) -> ProcessedClientAction:
-        """Return the successful SessionType entry."""
-        return cls(SESSION_TYPE_ACTION, ActionStatus.SUCCESS)
-
-    @classmethod
-    def kms_ok(cls, ciphertext_blob: bytes) -> ProcessedClientAction:
-        """Return the successful KMSEncryption entry carrying the data key's CiphertextBlob."""
-        return cls(
-            KMS_ENCRYPTION_ACTION,
-            ActionStatus.SUCCESS,
-            {"KMSCipherTextKey": _b64encode(ciphertext_blob), "KMSCipherTextHash": None},
-        )
-
-    @classmethod
-    def failed(cls, action_type: str, reason: str) -> ProcessedClientAction:
-        """Return a failed entry, with the plugin's error wording."""
-        return cls(
-            action_type,
-            ActionStatus.FAILED,
-            None,
-            f"Failed to process action {action_type}: {reason}",
-        )
-
-    @classmethod
-    def unsupported(cls, action_type: str) -> ProcessedClientAction:
-        """Return the plugin's (quirky) unsupported entry: status 0, ActionResult 3."""
-        return cls(
-            action_type, 0, int(ActionStatus.UNSUPPORTED), f"Unsupported action {action_type}"
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class HandshakeResponse:
-    """The PT6 HandshakeResponse payload (client -> agent).
-
-    Args:
-        client_version: ClientVersion.
-        actions: ProcessedClientActions, in request order.
-        errors: Errors; serialised as ``null`` when empty, as Go does for a nil slice.
-    """
-
-    client_version: str
-    actions: tuple[ProcessedClientAction, ...]
-    errors: tuple[str, ...] = field(default=())
-
-    def to_bytes(self) -> bytes:
-        """Serialise byte-exactly as the plugin does (§5.3).
-
-        Returns:
-            The JSON payload.
-        """
-        return _go_json(
-            {
-                "ClientVersion": self.client_version,
-                "ProcessedClientActions": [
-                    {
-                        "ActionType": a.action_type,
-                        "ActionStatus": a.action_status,
-                        "ActionResult": a.action_result,
-                        "Error": a.error,
-                    }
-                    for a in self.actions
-                ],
-                "Errors": list(self.errors) or None,
-            }
-        )
-
-    def kms_ciphertext(self) -> bytes | None:
-        """Return the decoded ``KMSCipherTextKey`` of a successful KMS action, if any.
-
-        Raises:
-            RemoteProtocolError: the KMS result is not an object with a base64 key.
-        """
-        for action in self.actions:
-            if action.action_type == KMS_ENCRYPTION_ACTION and action.action_status == 1:
-                result = action.action_result
-                if not isinstance(result, dict):
-                    raise RemoteProtocolError(
-                        "HandshakeResponse: KMS ActionResult is not an object"
-                    )
-                key = _get_str(result, "KMSCipherTextKey", "HandshakeResponse")
-                return _b64decode(key, "HandshakeResponse KMSCipherTextKey")
-        return None
-
-    def succeeded(self, action_type: str) -> bool:
-        """Return whether an action of that type was processed successfully."""
-        return any(a.action_type == action_type and a.action_status == 1 for a in self.actions)
-
-
-def parse_handshake_response(payload: bytes) -> HandshakeResponse:
-    """Parse a PT6 payload (agent side).
-
-    Raises:
-        RemoteProtocolError: wrong JSON shapes.
-    """
-    obj = _load_object(payload, "HandshakeResponse")
-    version = _get_str(obj, "ClientVersion", "HandshakeResponse", "")
-    raw = obj.get("ProcessedClientActions") or []
-    errors = obj.get("Errors") or []
-    if not isinstance(raw, list) or not isinstance(errors, list):
-        raise RemoteProtocolError("HandshakeResponse: actions and errors must be lists")
-    actions = []
-    for item in raw:
-        if not isinstance(item, dict):
-            raise RemoteProtocolError("HandshakeResponse: an action is not an object")
-        status = item.get("ActionStatus", 0)
-        if not isinstance(status, int) or isinstance(status, bool):
-            raise RemoteProtocolError("HandshakeResponse: ActionStatus must be an int")
-        actions.append(
-            ProcessedClientAction(
-                _get_str(item, "ActionType", "HandshakeResponse"),
-                status,
-                item.get("ActionResult"),
-                _get_str(item, "Error", "HandshakeResponse", ""),
-            )
-        )
-    return HandshakeResponse(version, tuple(actions), tuple(str(e) for e in errors))
-
-
-@dataclass(frozen=True, slots=True)
-class HandshakeComplete:
-    """The PT7 HandshakeComplete payload (agent -> client).
-
-    Args:
-        time_to_complete_ns: HandshakeTimeToComplete, a Go ``time.Duration`` (int ns).
-        customer_message: CustomerMessage, printed by the client when non-empty.
-    """
-
-    time_to_complete_ns: int
-    customer_message: str = ""
-
-    def to_bytes(self) -> bytes:
-        """Serialise as the agent does.
-
-        Returns:
-            The JSON payload.
-        """
-        return _go_json(
-            {
-                "HandshakeTimeToComplete": self.time_to_complete_ns,
-                "CustomerMessage": self.customer_message,
-            }
-        )
-
-
-def parse_handshake_complete(payload: bytes) -> HandshakeComplete:
-    """Parse a PT7 payload; the duration must be a JSON integer, as Go requires (§5.4).
-
-    Raises:
-        RemoteProtocolError: not an object, a non-integer duration, a non-string message.
-    """
-    obj = _load_object(payload, "HandshakeComplete")
-    ttc = obj.get("HandshakeTimeToComplete", 0)
-    if not isinstance(ttc, int) or isinstance(ttc, bool):
-        raise RemoteProtocolError("HandshakeComplete: HandshakeTimeToComplete must be an integer")
-    return HandshakeComplete(ttc, _get_str(obj, "CustomerMessage", "HandshakeComplete", ""))
-
-
-# --- encryption challenge (§6.4) ----------------------------------------------------------
-
-
-def challenge_payload(sealed: bytes) -> bytes:
-    """Build ``{"Challenge":"<base64>"}`` for PT8 or PT9.
-
-    Args:
-        sealed: nonce || ciphertext || tag.
-
-    Returns:
-        The JSON payload.
-    """
-    return _go_json({"Challenge": _b64encode(sealed)})
-
-
-def parse_challenge(payload: bytes) -> bytes:
-    """Return the sealed challenge bytes of a PT8 or PT9 payload.
-
-    Raises:
-        RemoteProtocolError: bad JSON or base64.
-    """
-    text = _get_str(_load_object(payload, "EncChallenge"), "Challenge", "EncChallenge")
-    return _b64decode(text, "EncChallenge Challenge")
-
-
-# --- terminal size (§9) and flags (§3.5) --------------------------------------------------
+# --- terminal size and flags (docs/protocol.md#11-terminal-size-and-flags) -----------------------
 
 
 def size_payload(cols: int, rows: int) -> bytes:
@@ -537,7 +236,7 @@ def parse_size(payload: bytes) -> tuple[int, int]:
     Raises:
         RemoteProtocolError: not an object of two uint32 values.
     """
-    obj = _load_object(payload, "size")
+    obj = load_object(payload, "size")
     cols, rows = obj.get("cols"), obj.get("rows")
     for value in (cols, rows):
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _MAX_UINT32:
@@ -571,29 +270,14 @@ def parse_flag(payload: bytes) -> int:
 
 
 __all__ = [
-    "KMS_CUSTOMER_MESSAGE",
-    "KMS_ENCRYPTION_ACTION",
-    "SESSION_TYPES",
-    "SESSION_TYPE_ACTION",
-    "ActionStatus",
     "ChannelClosedContent",
     "Flag",
-    "HandshakeComplete",
-    "HandshakeRequest",
-    "HandshakeResponse",
-    "ProcessedClientAction",
-    "RequestedClientAction",
     "acknowledge_payload",
-    "challenge_payload",
     "flag_payload",
     "open_data_channel_frame",
     "parse_acknowledge",
-    "parse_challenge",
     "parse_channel_closed",
     "parse_flag",
-    "parse_handshake_complete",
-    "parse_handshake_request",
-    "parse_handshake_response",
     "parse_size",
     "size_payload",
 ]

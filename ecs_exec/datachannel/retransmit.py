@@ -5,10 +5,10 @@ Theory of operation
 Every sequenced message a side sends (``input_stream_data`` for the client,
 ``output_stream_data`` for the agent) is kept here, as its exact wire bytes, until the far end
 acknowledges its sequence number. The retransmission timeout follows session-manager-plugin
-``src/datachannel/streaming.go`` ``calculateRetransmissionTimeout`` (spec §7.3): Jacobson/Karels
-with SRTT 100 ms, RTTVAR 0, RTO 200 ms, gains 1/8 and 1/4, a 10 ms clock-granularity floor on
-the variance term and a 1 s cap. Each matched ack contributes one sample, ``now - first send
-time`` (no Karn rule, as upstream).
+``src/datachannel/streaming.go`` ``calculateRetransmissionTimeout``
+(docs/protocol.md#81-rtt-and-rto): Jacobson/Karels with SRTT 100 ms, RTTVAR 0, RTO 200 ms, gains
+1/8 and 1/4, a 10 ms clock-granularity floor on the variance term and a 1 s cap. Each matched
+ack contributes one sample, ``now - first send time`` (no Karn rule, as upstream).
 
 Two resend policies exist:
 
@@ -101,6 +101,8 @@ class RttEstimator:
 
 @dataclass(slots=True)
 class _Entry:
+    """One unacknowledged message and its resend bookkeeping."""
+
     seq: int
     data: bytes
     first_sent: float
@@ -301,7 +303,8 @@ class OutgoingBuffer:
             return None
         if self.policy is RetransmitPolicy.OLDEST_ONLY:
             front = next(iter(self._entries.values()))
-            # Strictly older than the RTO, measured from the first send (§7.3 quirk), at the
+            # Strictly older than the RTO, measured from the first send (a plugin quirk,
+            # docs/protocol.md#82-resend-policies), at the
             # first scheduler tick after that; and at most once per tick.
             due = self._tick_after(front.first_sent + self.rtt.rto)
             if front.attempts:

@@ -1,7 +1,7 @@
 """The official session-manager-plugin's argv contract, parsed into what to do (no I/O but env).
 
 Mirrors ``src/sessionmanagerplugin/session/session.go`` ``ValidateInputAndStartSession``
-(see ``shared/ssm-protocol.md`` §1.1):
+(see docs/protocol.md#2-how-the-aws-cli-runs-the-plugin):
 
 ==========================  ================================================================
 argc 1                      the install message, exit 0 (the AWS CLI's "is it there?" probe)
@@ -199,7 +199,8 @@ def ssm_endpoint_for(endpoint: str) -> str | None:
     """The SSM endpoint to use for ResumeSession/TerminateSession, or None for the default.
 
     ``aws ecs execute-command`` passes its *ECS* endpoint as argv[6], and the official
-    plugin sends the SSM calls there, where they cannot work (§1.1). So an ECS endpoint
+    plugin sends the SSM calls there, where they cannot work
+    (docs/protocol.md#2-how-the-aws-cli-runs-the-plugin). So an ECS endpoint
     (``ecs.<region>.amazonaws.com``, ``ecs-fips.…``) means "the region's default SSM
     endpoint"; an SSM endpoint, a loopback sandbox, or anything else explicit is kept.
     """

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ecs_exec.aws.clients import AwsClients, AwsSettings
-from ecs_exec.datachannel.channel import CLIENT_VERSION
+from ecs_exec.datachannel.client import CLIENT_VERSION
 from ecs_exec.dropin.args import (
     INSTALL_OPTION,
     ArgvError,

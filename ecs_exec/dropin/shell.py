@@ -1,7 +1,8 @@
 """The drop-in's shell session: the official plugin's ShellSession, run on ``NativeStream``.
 
-Behaviour kept from ``shellsession.go``/``shellsession_unix.go`` (``shared/ssm-protocol.md``
-§8.1, §9, §10), because users and the AWS CLI expect it:
+Behaviour kept from ``shellsession.go``/``shellsession_unix.go``
+(docs/protocol.md#12-the-plugins-shell-session, #11-terminal-size-and-flags, #13-session-end),
+because users and the AWS CLI expect it:
 
 * the banners and end lines, byte for byte, on stdout;
 * the terminal in cbreak ``-echo`` (ISIG and ICRNL stay on) while stdin is a tty;

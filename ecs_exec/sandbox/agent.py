@@ -1,7 +1,7 @@
-"""The agent side of one sandbox exec session: a PTY process behind ``DataChannel(Side.AGENT)``.
+"""The agent side of one sandbox exec session: a PTY process behind an ``AgentChannel``.
 
 By default it behaves like the SSM agent running an ECS Exec (``InteractiveCommands``) session
-(``/work/shared/ssm-agent.md``; amazon-ssm-agent ``agent/session/shell/shell.go``):
+(docs/agent.md; amazon-ssm-agent ``agent/session/shell/shell.go``):
 
 * no handshake unless the session has a KMS key; then HandshakeRequest (SessionType +
   KMSEncryption), the data key decrypted with the session's encryption context, the
@@ -34,14 +34,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from ecs_exec.datachannel import (
-    DataChannel,
+    AgentChannel,
     DataKeyReceived,
     Event,
     HandshakeCompleted,
     InputReceived,
     ProtocolViolated,
     RetransmissionGaveUp,
-    Side,
     State,
     TerminalResized,
 )
@@ -169,7 +168,7 @@ class AgentSession:
         self.faults = faults
         self.logs = logs
         self.on_pid = on_pid
-        self.channel: DataChannel | None = None
+        self.channel: AgentChannel | None = None
         self.process: PtyProcess | None = None
         self.link: Link | None = None
         self.connections = 0
@@ -212,13 +211,10 @@ class AgentSession:
         self.registry.set_status(self.session_id, SessionStatus.CONNECTED)
         self._connected.set()
         if self.channel is None:
-            self.channel = DataChannel(
-                Side.AGENT,
+            self.channel = AgentChannel(
                 session_id=self.session_id,
-                token=self.session.token,
                 client_id=client_id,
                 wall_clock=time.time,
-                target_id=self.session.target_id,
             )
             # The agent writes input to the PTY, then acks it (shell.go); the timer pauses
             # while no client is connected (nothing is resent into a dead socket).
@@ -430,7 +426,7 @@ class AgentSession:
                 message.
             keep_open: leave the socket open and silent (StopTask: the agent dies with the
                 container, and the service keeps the client connected until its idle
-                timeout, ssm-agent.md "End"); False drops it.
+                timeout, docs/agent.md#7-idle-timeout); False drops it.
         """
         if self.finished.is_set():
             return

@@ -199,7 +199,8 @@ class FrameLog:
 
 
 def _is_ack(frame: bytes) -> bool:
-    # The MessageType field is the first 32 bytes after the 4-byte HeaderLength (§3.1).
+    # The MessageType field is the first 32 bytes after the 4-byte HeaderLength
+    # (docs/protocol.md#41-layout).
     return frame[4:36].rstrip(b" \x00") == MessageType.ACKNOWLEDGE.encode()
 
 

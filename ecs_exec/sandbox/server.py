@@ -6,7 +6,8 @@ loop, and points the registry's ``ws_base_url`` at it so ExecuteCommand answers 
 URLs the client can dial. On exit every agent session ends and every process it started is
 killed and reaped.
 
-The websocket endpoint follows the service (spec §2): path ``/v1/data-channel/<sessionId>``;
+The websocket endpoint follows the service (docs/protocol.md#3-connection): path
+``/v1/data-channel/<sessionId>``;
 control frames (the plugin's first ping) may come before the first text frame, which is the
 OpenDataChannel JSON; its TokenValue must be a live token of that session (any token the
 session was given, first or resumed), or the socket is closed with code 1008. After it,
@@ -174,7 +175,7 @@ class _AgentServer:
             task = next((t for t in self.state.tasks if t.task_arn == session.task_arn), None)
             stopped = task is not None and task.desired_status == "STOPPED"
         # StopTask: the agent dies with the container, no channel_closed, and the client's
-        # socket stays open until the service's idle timeout (ssm-agent.md, End).
+        # socket stays open until the service's idle timeout (docs/agent.md#7-idle-timeout).
         ending = asyncio.ensure_future(
             agent.terminate(notify_client=not stopped, keep_open=stopped)
         )

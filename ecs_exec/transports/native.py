@@ -32,14 +32,13 @@ from ecs_exec.aws.clients import AwsClients
 from ecs_exec.aws.ecs import ExecSession
 from ecs_exec.datachannel import (
     ChannelClosed,
-    DataChannel,
+    ClientChannel,
     EncryptionKeyRequested,
     Event,
     OutputReceived,
     ProtocolViolated,
     RetransmissionGaveUp,
     SessionStarted,
-    Side,
 )
 from ecs_exec.errors import (
     AwsError,
@@ -190,8 +189,7 @@ class NativeStream:
         self.output_high_water = output_high_water
         #: channel_closed's Output once the agent has closed the channel, else None.
         self.closed_output: str | None = None
-        self.channel = DataChannel(
-            Side.CLIENT,
+        self.channel = ClientChannel(
             session_id=session.session_id,
             token=session.token_value,
             client_id=str(uuid.uuid4()),

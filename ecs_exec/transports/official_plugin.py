@@ -1,7 +1,8 @@
 """The plugin transport: a ``RemoteStream`` carried by AWS's ``session-manager-plugin`` binary.
 
 For environments where only the official client is trusted or allowed. The plugin is spawned
-with the AWS CLI's 7-argument form (``shared/ssm-protocol.md`` §1.1) on a pseudo-terminal,
+with the AWS CLI's 7-argument form (docs/protocol.md#2-how-the-aws-cli-runs-the-plugin) on a
+pseudo-terminal,
 because it insists on a terminal for stdin. The PTY is put in raw mode in the child before
 the plugin starts, so the only line discipline left is the plugin's own ``stty cbreak
 -echo``: bytes pass 8-bit clean both ways, no CR is added to output, and no key signals.
@@ -354,7 +355,8 @@ class PluginStream:
             while view:
                 self._raise_if_failed()
                 size = min(WRITE_CHUNK, len(view))
-                # A chunk that ends in LF could be read alone and turned into CR (§8.1):
+                # A chunk that ends in LF could be read alone and turned into CR
+                # (docs/protocol.md#12-the-plugins-shell-session):
                 # take one byte more. (A partial write by the kernel can still end in LF;
                 # the plugin then has to read exactly that byte alone, which it almost
                 # never does, since its reads take everything queued.)
@@ -374,7 +376,8 @@ class PluginStream:
                 view = view[written:]
 
     async def resize(self, cols: int, rows: int) -> None:
-        # The plugin polls its terminal size every 500 ms and sends changes (§9).
+        # The plugin polls its terminal size every 500 ms and sends changes
+        # (docs/protocol.md#11-terminal-size-and-flags).
         if self._child is not None and not self._eof:
             with contextlib.suppress(OSError):
                 self._child.setwinsize(rows, cols)

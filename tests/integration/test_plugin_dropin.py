@@ -19,7 +19,7 @@ import boto3
 import pexpect
 import pytest
 
-from ecs_exec.datachannel.channel import CLIENT_VERSION
+from ecs_exec.datachannel.client import CLIENT_VERSION
 from ecs_exec.dropin.args import (
     INSTALL_MESSAGE,
     ArgvError,

@@ -1,6 +1,6 @@
 """The sandbox's agent side over real loopback websockets, driven by a minimal client.
 
-The client is ``DataChannel(Side.CLIENT)`` plus ``websockets``; ExecuteCommand, ResumeSession,
+The client is a ``ClientChannel`` plus ``websockets``; ExecuteCommand, ResumeSession,
 TerminateSession, StopTask and KMS go through boto3 against the sandbox endpoint. Most tests
 use the fast agent; the ones about timing use the faithful default.
 """
@@ -23,13 +23,12 @@ from websockets.exceptions import ConnectionClosed
 
 from ecs_exec.datachannel import (
     ChannelClosed,
-    DataChannel,
+    ClientChannel,
     EncryptionKeyRequested,
     MessageType,
     OutputReceived,
     PayloadType,
     SessionStarted,
-    Side,
     decode,
 )
 from ecs_exec.sandbox.agent import AgentOptions, AgentUtf8
@@ -71,13 +70,12 @@ class Wire:
 
 
 class MiniClient:
-    """The smallest useful client: one DataChannel, one websocket, resume on drop."""
+    """The smallest useful client: one ClientChannel, one websocket, resume on drop."""
 
     def __init__(self, sb: Sandbox, session: dict[str, Any], target: str = "") -> None:
         self.sb = sb
         self.session = session
-        self.channel = DataChannel(
-            Side.CLIENT,
+        self.channel = ClientChannel(
             session_id=session["sessionId"],
             token=session["tokenValue"],
             client_id=str(uuid.uuid4()),
@@ -486,7 +484,7 @@ def test_terminate_session_kills_the_process(sandbox: Sandbox) -> None:
 
 def test_stop_task_kills_the_process_and_goes_silent(sandbox: Sandbox) -> None:
     """The agent dies with the container: no channel_closed, no drop, nothing more at all;
-    the service keeps the client connected until its idle timeout (ssm-agent.md, End)."""
+    the service keeps the client connected until its idle timeout (docs/agent.md#7-idle-timeout)."""
     session = execute(sandbox, "sleep 60")
 
     async def go() -> tuple[MiniClient, int]:

@@ -1,4 +1,4 @@
-"""A client/agent DataChannel pair over an in-memory lossy link, on a virtual clock
+"""A client/agent channel pair over an in-memory lossy link, on a virtual clock
 (h11 tests/helpers.py ConnectionPair; aioquic test_connection.py loss tests)."""
 
 from __future__ import annotations
@@ -7,9 +7,12 @@ import heapq
 import random
 from collections.abc import Callable
 from itertools import count
+from typing import Literal, overload
 from uuid import UUID
 
+from ecs_exec.datachannel.agent import AgentChannel
 from ecs_exec.datachannel.channel import DataChannel, Side
+from ecs_exec.datachannel.client import ClientChannel
 from ecs_exec.datachannel.events import Event
 
 DATA_KEY = bytes(range(64))
@@ -26,19 +29,26 @@ def nonces(seed: int) -> Callable[[int], bytes]:
     return lambda n: rng.randbytes(n)
 
 
+@overload
+def make(side: Literal[Side.CLIENT], **kwargs: object) -> ClientChannel: ...
+@overload
+def make(side: Literal[Side.AGENT], **kwargs: object) -> AgentChannel: ...
+
+
 def make(side: Side, **kwargs: object) -> DataChannel:
     seed = 1 if side is Side.CLIENT else 2
     params: dict[str, object] = {
         "session_id": "sess-1",
-        "token": "TOKEN",
         "client_id": "95bf0401-0000-4000-8000-000000000000",
-        "target_id": "ecs:cluster_task_runtime",
         "message_id": id_source(seed),
         "random_bytes": nonces(seed),
         "wall_clock": lambda: 1_700_000_000.0,
     }
+    if side is Side.CLIENT:
+        params.update(token="TOKEN", target_id="ecs:cluster_task_runtime")
     params.update(kwargs)
-    return DataChannel(side, **params)  # type: ignore[arg-type]
+    role = ClientChannel if side is Side.CLIENT else AgentChannel
+    return role(**params)  # type: ignore[arg-type]
 
 
 class Link:
@@ -70,8 +80,8 @@ class Pair:
         self,
         *,
         seed: int = 0,
-        client: DataChannel | None = None,
-        agent: DataChannel | None = None,
+        client: ClientChannel | None = None,
+        agent: AgentChannel | None = None,
         **link: float,
     ) -> None:
         rng = random.Random(seed)

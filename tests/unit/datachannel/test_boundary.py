@@ -1,4 +1,4 @@
-"""The sans-I/O boundary, enforced mechanically (style §3.2 rule 9)."""
+"""The sans-I/O boundary of ecs_exec/datachannel/ (ARCHITECTURE.md), enforced mechanically."""
 
 from __future__ import annotations
 

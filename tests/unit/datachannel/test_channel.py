@@ -1,4 +1,4 @@
-"""DataChannel on a virtual clock: both sides of the same class over a lossy link."""
+"""ClientChannel and AgentChannel on a virtual clock, over a lossy link."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import random
 
 import pytest
 
-from ecs_exec.datachannel import channel as channel_module
-from ecs_exec.datachannel.channel import TRANSITIONS, DataChannel, Side, State
+from ecs_exec.datachannel import client as channel_module, incoming as incoming_module
+from ecs_exec.datachannel.channel import Side
+from ecs_exec.datachannel.client import ClientChannel
 from ecs_exec.datachannel.crypto import CipherPair
 from ecs_exec.datachannel.events import (
     ChannelClosed,
@@ -27,6 +28,7 @@ from ecs_exec.datachannel.events import (
 from ecs_exec.datachannel.message import MessageIdSource, PayloadType, decode, encode_fields
 from ecs_exec.datachannel.payloads import Flag
 from ecs_exec.datachannel.retransmit import RetransmitPolicy
+from ecs_exec.datachannel.state import CLIENT_TRANSITIONS, State, Trigger
 from ecs_exec.errors import (
     HandshakeError,
     InvalidStateError,
@@ -189,7 +191,7 @@ def test_early_messages_are_acked_buffered_and_delivered_in_order() -> None:
 
 
 def test_reorder_buffer_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(channel_module, "INCOMING_MESSAGE_BUFFER_CAPACITY", 1)
+    monkeypatch.setattr(incoming_module, "INCOMING_MESSAGE_BUFFER_CAPACITY", 1)
     client = make(Side.CLIENT)
     client.receive_message(out(1, b"b"), now=0.0)
     client.receive_message(out(2, b"c"), now=0.0)
@@ -579,10 +581,9 @@ def test_close_is_idempotent_and_stops_timers() -> None:
 
 def test_wrong_side_and_wrong_state() -> None:
     client, agent = make(Side.CLIENT), make(Side.AGENT)
-    with pytest.raises(LocalProtocolError):
-        client.send_output(b"x", now=0.0)
-    with pytest.raises(LocalProtocolError):
-        agent.send_input(b"x", now=0.0)
+    # Each role has only its own inputs.
+    assert not hasattr(client, "send_output") and not hasattr(client, "start_handshake")
+    assert not hasattr(agent, "send_input") and not hasattr(agent, "opening_frame")
     with pytest.raises(InvalidStateError):
         agent.provide_data_key(DATA_KEY, b"", now=0.0)
     agent.start_handshake(now=0.0)
@@ -592,9 +593,14 @@ def test_wrong_side_and_wrong_state() -> None:
         agent.send_output(b"x", now=0.0)
     with pytest.raises(LocalProtocolError):
         client.send_terminal_size(-1, 2, now=0.0)
-    assert TRANSITIONS[State.CLOSED] == frozenset()
+    assert CLIENT_TRANSITIONS[State.CLOSED] == {Trigger.CLOSE: State.CLOSED}
     with pytest.raises(LocalProtocolError):
-        client._set_state(State.STARTING)
+        client._process(Trigger.HANDSHAKE_COMPLETE)  # no such transition from STARTING
+    agent.close(now=0.0)
+    with pytest.raises(InvalidStateError, match="CLOSED"):
+        agent.start_handshake(now=0.0)
+    with pytest.raises(InvalidStateError, match="closed"):
+        agent.send_flag(1, now=0.0)
 
 
 def test_opening_frame() -> None:
@@ -621,8 +627,7 @@ def test_opening_frame() -> None:
 def test_defaults_clock_and_debug_logging(caplog: pytest.LogCaptureFixture) -> None:
     logger = logging.getLogger("test.ssm.debug")
     logger.setLevel(logging.DEBUG)
-    client = DataChannel(
-        Side.CLIENT,
+    client = ClientChannel(
         session_id="s",
         token="t",
         client_id="c",

@@ -1,4 +1,5 @@
-"""AES-256-GCM known answers computed independently with cryptography's AESGCM (spec §6)."""
+"""AES-256-GCM known answers computed independently with cryptography's AESGCM
+(docs/protocol.md#10-encryption)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def test_client_encrypts_with_second_half_agent_with_first() -> None:
     sealed = client.encrypt(b"hello, agent!!!")
     expected = NONCE + AESGCM(DATA_KEY[32:]).encrypt(NONCE, b"hello, agent!!!", None)
     assert sealed == expected
-    assert len(sealed) == 15 + 28  # §6.2: a 15-byte plaintext becomes 43 bytes
+    assert len(sealed) == 15 + 28  # docs/protocol.md#102-cipher: 15 bytes become 43
     assert agent.decrypt(sealed) == b"hello, agent!!!"
     back = agent.encrypt(b"output")
     assert back == NONCE + AESGCM(DATA_KEY[:32]).encrypt(NONCE, b"output", None)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import ecs_exec.datachannel as ssm
 
 EXPECTED = {
+    "AgentChannel",
     "ChannelClosed",
     "CipherPair",
+    "ClientChannel",
     "ClientMessage",
     "DataChannel",
     "DataKeyReceived",
@@ -15,6 +17,7 @@ EXPECTED = {
     "Flag",
     "FlagReceived",
     "HandshakeCompleted",
+    "IncomingBuffer",
     "InputReceived",
     "MalformedMessage",
     "MessageType",
@@ -41,13 +44,18 @@ def test_exported_names() -> None:
         assert getattr(ssm, name) is not None
     public = {n for n in dir(ssm) if not n.startswith("_")}
     modules = {
+        "agent",
         "annotations",
         "channel",
+        "client",
         "crypto",
         "events",
         "handshake",
+        "handshake_payloads",
+        "incoming",
         "message",
         "payloads",
         "retransmit",
+        "state",
     }
     assert public - modules == EXPECTED

@@ -1,4 +1,4 @@
-"""Golden vectors and error cases for the AgentMessage codec (ssm-protocol.md §3)."""
+"""Golden vectors and error cases for the AgentMessage codec (docs/protocol.md#4-header)."""
 
 from __future__ import annotations
 
@@ -134,7 +134,8 @@ def test_digest_mismatch() -> None:
 
 
 def test_payload_length_zero_skips_digest_check() -> None:
-    # messageparser.go Validate only checks the digest when PayloadLength != 0 (§3.3 quirk).
+    # messageparser.go Validate only checks the digest when PayloadLength != 0
+    # (docs/protocol.md#43-validation).
     raw = frame()
     raw[-1] ^= 1
     raw[116:120] = bytes(4)

@@ -1,15 +1,16 @@
-"""Byte-exact JSON payloads (spec §4.2, §4.4, §5.2-5.4, §6.4, §9) and their validation."""
+"""Byte-exact JSON payloads (docs/protocol.md#5-message-types, #9-handshake, #10-encryption,
+#11-terminal-size-and-flags) and their validation."""
 
 from __future__ import annotations
 
 import pytest
 
-from ecs_exec.datachannel import payloads as pl
+from ecs_exec.datachannel import handshake_payloads as hp, payloads as pl
 from ecs_exec.errors import LocalProtocolError, RemoteProtocolError
 
 
 def test_handshake_request_as_the_agent_sends_it() -> None:
-    request = pl.HandshakeRequest.build(
+    request = hp.HandshakeRequest.build(
         agent_version="3.3.40.0",
         session_type="InteractiveCommands",
         kms_key_id="k",
@@ -21,10 +22,10 @@ def test_handshake_request_as_the_agent_sends_it() -> None:
         b'{"ActionType":"KMSEncryption","ActionParameters":{"KMSKeyId":"k",'
         b'"Challenge":"AAAAAAAAAAAAAAAAAAAAAA=="}}]}'
     )
-    assert pl.parse_handshake_request(request.to_bytes()) == request
-    no_challenge = pl.HandshakeRequest.build(agent_version="1", session_type="Port", kms_key_id="k")
+    assert hp.parse_handshake_request(request.to_bytes()) == request
+    no_challenge = hp.HandshakeRequest.build(agent_version="1", session_type="Port", kms_key_id="k")
     assert no_challenge.actions[1].action_parameters == {"KMSKeyId": "k"}
-    assert pl.parse_handshake_request(b"{}") == pl.HandshakeRequest("", ())
+    assert hp.parse_handshake_request(b"{}") == hp.HandshakeRequest("", ())
 
 
 @pytest.mark.parametrize(
@@ -41,29 +42,29 @@ def test_handshake_request_as_the_agent_sends_it() -> None:
 )
 def test_bad_handshake_requests(payload: bytes) -> None:
     with pytest.raises(RemoteProtocolError):
-        pl.parse_handshake_request(payload)
+        hp.parse_handshake_request(payload)
 
 
 def test_handshake_response_exact_bytes_and_parse() -> None:
-    ok = pl.HandshakeResponse("1.2.677.0", (pl.ProcessedClientAction.session_type_ok(),))
+    ok = hp.HandshakeResponse("1.2.677.0", (hp.ProcessedClientAction.session_type_ok(),))
     assert ok.to_bytes() == (
         b'{"ClientVersion":"1.2.677.0","ProcessedClientActions":[{"ActionType":"SessionType",'
         b'"ActionStatus":1,"ActionResult":null,"Error":""}],"Errors":null}'
     )
-    kms = pl.ProcessedClientAction.kms_ok(b"blob")
-    both = pl.HandshakeResponse("v", (pl.ProcessedClientAction.session_type_ok(), kms))
-    parsed = pl.parse_handshake_response(both.to_bytes())
+    kms = hp.ProcessedClientAction.kms_ok(b"blob")
+    both = hp.HandshakeResponse("v", (hp.ProcessedClientAction.session_type_ok(), kms))
+    parsed = hp.parse_handshake_response(both.to_bytes())
     assert parsed == both
     assert parsed.kms_ciphertext() == b"blob"
     assert parsed.succeeded("SessionType")
     assert ok.kms_ciphertext() is None
-    empty = pl.HandshakeResponse("v", ())
+    empty = hp.HandshakeResponse("v", ())
     assert empty.to_bytes() == b'{"ClientVersion":"v","ProcessedClientActions":[],"Errors":null}'
-    bad = pl.HandshakeResponse("v", (pl.ProcessedClientAction("KMSEncryption", 1, 5),))
+    bad = hp.HandshakeResponse("v", (hp.ProcessedClientAction("KMSEncryption", 1, 5),))
     with pytest.raises(RemoteProtocolError):
         bad.kms_ciphertext()
-    bad64 = pl.HandshakeResponse(
-        "v", (pl.ProcessedClientAction("KMSEncryption", 1, {"KMSCipherTextKey": "!!"}),)
+    bad64 = hp.HandshakeResponse(
+        "v", (hp.ProcessedClientAction("KMSEncryption", 1, {"KMSCipherTextKey": "!!"}),)
     )
     with pytest.raises(RemoteProtocolError, match="base64"):
         bad64.kms_ciphertext()
@@ -80,31 +81,31 @@ def test_handshake_response_exact_bytes_and_parse() -> None:
 )
 def test_bad_handshake_responses(payload: bytes) -> None:
     with pytest.raises(RemoteProtocolError):
-        pl.parse_handshake_response(payload)
+        hp.parse_handshake_response(payload)
 
 
 def test_go_style_html_escaping() -> None:
-    action = pl.ProcessedClientAction.unsupported("<&>")
-    body = pl.HandshakeResponse("v", (action,), (action.error,)).to_bytes()
+    action = hp.ProcessedClientAction.unsupported("<&>")
+    body = hp.HandshakeResponse("v", (action,), (action.error,)).to_bytes()
     assert b"\\u003c\\u0026\\u003e" in body
     assert b"<" not in body
 
 
 def test_handshake_complete() -> None:
-    done = pl.HandshakeComplete(123, pl.KMS_CUSTOMER_MESSAGE)
+    done = hp.HandshakeComplete(123, hp.KMS_CUSTOMER_MESSAGE)
     assert done.to_bytes() == (
         b'{"HandshakeTimeToComplete":123,"CustomerMessage":'
         b'"This session is encrypted using AWS KMS."}'
     )
-    assert pl.parse_handshake_complete(done.to_bytes()) == done
-    assert pl.parse_handshake_complete(b"{}") == pl.HandshakeComplete(0, "")
+    assert hp.parse_handshake_complete(done.to_bytes()) == done
+    assert hp.parse_handshake_complete(b"{}") == hp.HandshakeComplete(0, "")
     for bad in (
         b'{"HandshakeTimeToComplete":"1"}',
         b'{"HandshakeTimeToComplete":true}',
         b'{"CustomerMessage":1}',
     ):
         with pytest.raises(RemoteProtocolError):
-            pl.parse_handshake_complete(bad)
+            hp.parse_handshake_complete(bad)
 
 
 def test_acknowledge_parse_fast_and_slow_paths() -> None:
@@ -133,8 +134,8 @@ def test_channel_closed_payload() -> None:
 
 
 def test_challenge_size_and_flag() -> None:
-    assert pl.challenge_payload(b"\x01\x02") == b'{"Challenge":"AQI="}'
-    assert pl.parse_challenge(b'{"Challenge":"AQI="}') == b"\x01\x02"
+    assert hp.challenge_payload(b"\x01\x02") == b'{"Challenge":"AQI="}'
+    assert hp.parse_challenge(b'{"Challenge":"AQI="}') == b"\x01\x02"
     assert pl.size_payload(80, 24) == b'{"cols":80,"rows":24}'
     assert pl.parse_size(b'{"cols":80,"rows":24}') == (80, 24)
     with pytest.raises(RemoteProtocolError):

@@ -1,4 +1,4 @@
-"""RTO arithmetic and resend policies of streaming.go (spec §7.3)."""
+"""RTO arithmetic and resend policies of streaming.go (docs/protocol.md#8-retransmission)."""
 
 from __future__ import annotations
 

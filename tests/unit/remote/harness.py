@@ -1,6 +1,6 @@
 """A local stand-in for the SSM agent's command execution, for testing the remote framing.
 
-What it reproduces (see /work/shared/ssm-agent.md): the ``command`` string is split with
+What it reproduces (see docs/agent.md#2-the-command): the ``command`` string is split with
 google/shlex rules (:func:`ecs_exec.remote.shlexgo.split`) and exec'd with no shell, as a session
 leader in a fresh PTY that is its controlling terminal, with ``TERM=xterm-256color`` and
 ``LANG=C.UTF-8``. Output is read from the master in chunks of at most 1024 bytes and passed
