@@ -235,3 +235,38 @@ def test_a_slow_consumer_stops_the_reads_instead_of_queueing(sandbox, blob, monk
     assert high_water < peak <= high_water + 1024
     assert len(got) == SIZE
     assert hashlib.sha256(got).hexdigest() == hashlib.sha256(blob.read_bytes()).hexdigest()
+
+
+def test_a_bug_in_the_resume_path_is_not_retried_as_a_network_error(sandbox, monkeypatch):
+    """Only named network and AWS failures are retried; anything else surfaces at once."""
+    from ecs_exec.aws import ssm as aws_ssm
+
+    calls = []
+
+    def broken_resume(*args, **kwargs):
+        calls.append(1)
+        raise KeyError("a bug, not the network")
+
+    monkeypatch.setattr(aws_ssm, "resume_session", broken_resume)
+    clients = clients_for(sandbox, monkeypatch)
+    sandbox.set_default_faults({"dropAfterMessages": 3})
+    try:
+        target, session = start(
+            clients,
+            TargetSpec(cluster="demo", task=demo.WEB_READY_1, container="app"),
+            "sh -c 'while :; do echo tick; sleep 0.01; done'",
+        )
+
+        async def run() -> None:
+            stream = NativeStream(session, clients=clients, target=target.ssm_target)
+            await stream.start()
+            try:
+                await collect(stream, limit=30)
+            finally:
+                await stream.close(terminate=True)
+
+        with pytest.raises(KeyError, match="a bug"):
+            asyncio.run(run())
+    finally:
+        sandbox.set_default_faults({})
+    assert calls == [1]
