@@ -9,9 +9,10 @@ the sandbox agent uses; this module is the client's policy around it:
 * local flow control: output waits in a buffer of at most ``OUTPUT_HIGH_WATER`` bytes; above
   it the driver stops reading the websocket until the consumer catches up, so a slow stdout
   slows the agent down (through TCP) instead of growing memory;
-* resuming a dropped socket with ssm:ResumeSession on the *SSM* endpoint, keeping every
-  sequence number and resending what the agent has not acknowledged, within a bounded budget
-  of attempts and time, with backoff.
+* resuming a dropped socket with ssm:ResumeSession on the *SSM* endpoint (docs/protocol.md,
+  "Resume"), keeping every sequence number and resending what the agent has not
+  acknowledged, within a bounded budget of attempts and time, with backoff: a token the
+  service keeps refusing costs a few ResumeSession calls, not an endless loop.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import deque
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,14 +51,13 @@ from ecs_exec.errors import (
 from ecs_exec.timing import mark
 from ecs_exec.transports.connect import backoff, open_websocket, refused_token
 from ecs_exec.transports.driver import ChannelDriver, WebSocketConnection
+from ecs_exec.transports.outbuffer import OUTPUT_HIGH_WATER, OutputBuffer
 from ecs_exec.transports.urls import is_loopback_url
 
 logger = logging.getLogger("ecs_exec.transports.native")
 
 #: Stop reading local stdin while this much input is queued or unacknowledged.
 INPUT_HIGH_WATER = 256 * 1024
-#: Stop reading the websocket while this much output waits for the local consumer.
-OUTPUT_HIGH_WATER = 1024 * 1024
 #: How long a dropped session may take to come back before we give up.
 RESUME_TIMEOUT = 30.0
 #: Reconnect attempts (ResumeSession + dial) before giving up; the count restarts once a
@@ -83,75 +82,6 @@ def check_stream_url(url: str) -> None:
             hint="ws:// is only for a loopback sandbox; real sessions use wss://",
         )
     raise ConfigurationError(f"unsupported stream URL scheme '{parts.scheme}'")
-
-
-class OutputBuffer:
-    """Output bytes waiting for the local consumer; bounded by the driver's flow control.
-
-    Args:
-        high_water: above this many bytes, :meth:`wait_room` blocks until the consumer has
-            taken the buffer down to half of it.
-    """
-
-    def __init__(self, high_water: int = OUTPUT_HIGH_WATER) -> None:
-        self.high_water = high_water
-        self.size = 0
-        #: The most bytes ever buffered (a test's and the bench's check of the bound).
-        self.peak = 0
-        self._chunks: deque[bytes] = deque()
-        self._readable = asyncio.Event()
-        self._room = asyncio.Event()
-        self._room.set()
-        self._ended = False
-        self._error: BaseException | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self._ended or self._error is not None
-
-    @property
-    def error(self) -> BaseException | None:
-        return self._error
-
-    def put(self, data: bytes) -> None:
-        self._chunks.append(data)
-        self.size += len(data)
-        self.peak = max(self.peak, self.size)
-        self._readable.set()
-
-    def end(self) -> None:
-        """The session ended normally: get() returns b"" once the buffer is empty."""
-        self._ended = True
-        self._readable.set()
-        self._room.set()
-
-    def fail(self, error: BaseException) -> None:
-        """The session failed: get() raises ``error`` once the buffer is empty."""
-        if self._error is None and not self._ended:
-            self._error = error
-        self._readable.set()
-        self._room.set()
-
-    async def get(self) -> bytes:
-        """The next chunk, in order; b"" at the end; raises the failure after the data."""
-        while not self._chunks:
-            if self._error is not None:
-                raise self._error
-            if self._ended:
-                return b""
-            self._readable.clear()
-            await self._readable.wait()
-        data = self._chunks.popleft()
-        self.size -= len(data)
-        if self.size <= self.high_water // 2:
-            self._room.set()
-        return data
-
-    async def wait_room(self) -> None:
-        """Wait while more than ``high_water`` bytes are buffered (or until the end)."""
-        while self.size > self.high_water and not self.finished:
-            self._room.clear()
-            await self._room.wait()
 
 
 class NativeStream:
@@ -492,4 +422,4 @@ class NativeStream:
         )
 
 
-__all__ = ["OUTPUT_HIGH_WATER", "NativeStream", "OutputBuffer", "check_stream_url"]
+__all__ = ["NativeStream", "check_stream_url"]
