@@ -141,7 +141,7 @@ def connect_error(
         )
     if isinstance(exc, ConnectionRefusedError):
         return StreamConnectError(
-            f"the data channel at {where} refused the connection",
+            f"cannot connect to the data channel at {where}: connection refused",
             retryable=True,
             hint=network_hint,
         )

@@ -166,6 +166,18 @@ class ChannelDriver:
                 self._on_event(event)
         self._arm_timer()
 
+    def attach(self, connection: FrameConnection, *, resend: bool = False) -> None:
+        """Make ``connection`` the one written to, before its read loop runs (so that input
+        sent right after a connect is not dropped). Arguments as :meth:`serve`."""
+        if self._closed:
+            return
+        self._connection = connection
+        if self._writer is None:
+            self._writer = asyncio.ensure_future(self._write_loop())
+        if resend:
+            self.channel.resend_unacknowledged(now=self.now())
+        self.process()
+
     async def serve(self, connection: FrameConnection, *, resend: bool = False) -> None:
         """Attach ``connection`` and run its read loop until it ends.
 
@@ -179,12 +191,8 @@ class ChannelDriver:
         """
         if self._closed:
             return
-        self._connection = connection
-        if self._writer is None:
-            self._writer = asyncio.ensure_future(self._write_loop())
-        if resend:
-            self.channel.resend_unacknowledged(now=self.now())
-        self.process()
+        if self._connection is not connection:
+            self.attach(connection, resend=resend)
         try:
             async for frame in connection.frames():
                 if not isinstance(frame, bytes):

@@ -130,6 +130,7 @@ class NativeStream:
         self._driver: ChannelDriver | None = None
         self._output: OutputBuffer | None = None
         self._ws: Any = None
+        self._connection: WebSocketConnection | None = None
         self._drained: asyncio.Event | None = None
         self._runner: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -157,6 +158,9 @@ class NativeStream:
         self._ws = await open_websocket(
             self.session.stream_url, self.channel.opening_frame(token=self.session.token_value)
         )
+        # Attached now, not when the runner starts: input sent right away goes out at once.
+        self._connection = WebSocketConnection(self._ws)
+        self._driver.attach(self._connection)
         self._runner = asyncio.ensure_future(self._run())
         self._runner.add_done_callback(self._runner_done)
 
@@ -309,9 +313,11 @@ class NativeStream:
         attempts = 0
         first_failure = 0.0
         resumed = False
+        connection = self._connection
+        assert connection is not None  # start() attached it
         while True:
             before = driver.frames_received
-            await driver.serve(WebSocketConnection(self._ws), resend=resumed)
+            await driver.serve(connection, resend=resumed)
             if self._ended or self._closing or self._finished:
                 return
             refused = refused_token(self._ws, url) if driver.frames_received == before else None
@@ -327,6 +333,7 @@ class NativeStream:
             self._ws, attempts = await self._resume(
                 delays, attempts, first_failure, last_error=refused
             )
+            connection = self._connection = WebSocketConnection(self._ws)
             resumed = True
             logger.debug("resumed session %s", self.session.session_id)
 

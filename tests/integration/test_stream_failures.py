@@ -109,7 +109,7 @@ def test_refused_connect(sandbox: Sandbox, env, stream_base) -> None:
     port = free_port()  # nothing listens there
     sandbox.state.ws_base_url = f"ws://127.0.0.1:{port}"
     result = run_cli([*TASK, "--", "true"], env)
-    check_one_error(result, f"127.0.0.1:{port}", "refused the connection")
+    check_one_error(result, f"cannot connect to the data channel at 127.0.0.1:{port}", "refused")
 
 
 def test_http_403_on_the_stream_url(sandbox: Sandbox, env) -> None:
