@@ -9,6 +9,8 @@
     │   ├── ThrottledError            still throttled after botocore's standard retries
     │   ├── EndpointUnreachableError  the AWS (or sandbox) endpoint did not answer
     │   ├── TargetNotFoundError       no cluster/service/task/container matched
+    │   │   ├── ClusterNotFoundError    the named cluster does not exist (.cluster)
+    │   │   └── ServiceNotFoundError    the named service is not in the cluster (.service)
     │   ├── AmbiguousTargetError      several candidates and no way to choose (.candidates)
     │   ├── ExecNotReadyError         exec not enabled, agent not running (.reasons per task)
     │   ├── TargetNotConnectedError   ECS/SSM could not reach the agent in the container
@@ -25,7 +27,8 @@
     │   ├── RemoteSetupError          the container lacks what the remote framing needs
     │   └── InvalidStateError         misuse of a channel in the wrong state
     ├── PluginError                 the session-manager-plugin binary is missing or failed
-    └── TerminalError               a terminal was required and none is there
+    ├── TerminalError               a terminal was required and none is there
+    └── LocalStreamError            local stdout/stdin unusable (closed, disk full)
 
 Exit statuses (the decision recorded here): a session that ran exits with the *remote*
 command's exit status, unchanged (0-254, and 128+N when the remote process died of signal N).
@@ -108,6 +111,25 @@ class EndpointUnreachableError(AwsError):
 
 class TargetNotFoundError(AwsError):
     """No cluster, service, task or container matched what was asked for."""
+
+
+class ClusterNotFoundError(TargetNotFoundError):
+    """ECS said ClusterNotFoundException for the cluster named in ``cluster``."""
+
+    def __init__(self, message: str, *, cluster: str | None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.cluster = cluster
+
+
+class ServiceNotFoundError(TargetNotFoundError):
+    """ECS said ServiceNotFoundException for ``service`` in ``cluster``."""
+
+    def __init__(
+        self, message: str, *, cluster: str | None, service: str | None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.cluster = cluster
+        self.service = service
 
 
 class AmbiguousTargetError(AwsError):
@@ -213,11 +235,16 @@ class TerminalError(EcsExecError):
     """A terminal was required (or could not be set up) and none is usable."""
 
 
+class LocalStreamError(EcsExecError):
+    """A local standard stream cannot be used: stdout closed, or a write failed (disk full)."""
+
+
 __all__ = [
     "AccessDeniedError",
     "AmbiguousTargetError",
     "AwsError",
     "AwsServiceError",
+    "ClusterNotFoundError",
     "ConfigurationError",
     "ConnectionLostError",
     "CredentialsError",
@@ -228,10 +255,12 @@ __all__ = [
     "HandshakeError",
     "InvalidStateError",
     "LocalProtocolError",
+    "LocalStreamError",
     "PluginError",
     "ProtocolError",
     "RemoteProtocolError",
     "RemoteSetupError",
+    "ServiceNotFoundError",
     "SessionError",
     "StreamConnectError",
     "StreamTokenRejectedError",

@@ -1,13 +1,16 @@
-"""Running the real ecs-exec CLI as a subprocess, with a clean AWS environment."""
+"""Running the real ecs-exec CLI, in this process or as a subprocess, with a clean AWS
+environment."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 ECS_EXEC = [sys.executable, "-m", "ecs_exec"]
@@ -66,3 +69,30 @@ def run_cli(
         cwd=ROOT,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_in_process(
+    args: list[str],
+    env: Mapping[str, str],
+    *,
+    stdin: bytes = b"",
+) -> Result:
+    """The CLI in this process (``ecs_exec.cli.run``) with an injected console: stdio on
+    temporary files, ``env`` as both the console's and the process's environment (botocore
+    reads the latter itself) for the duration of the call."""
+    from ecs_exec.cli import run
+    from ecs_exec.local.terminal import Console
+
+    with (
+        tempfile.TemporaryFile() as fin,
+        tempfile.TemporaryFile() as fout,
+        tempfile.TemporaryFile() as ferr,
+        mock.patch.dict(os.environ, env, clear=True),
+    ):
+        fin.write(stdin)
+        fin.seek(0)
+        console = Console(fin.fileno(), fout.fileno(), ferr.fileno(), environ=dict(env))
+        code = run(args, console=console)
+        fout.seek(0)
+        ferr.seek(0)
+        return Result(code, fout.read(), ferr.read())

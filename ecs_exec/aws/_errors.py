@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from ecs_exec.errors import (
     AccessDeniedError,
     AwsError,
     AwsServiceError,
+    ClusterNotFoundError,
     ConfigurationError,
     CredentialsError,
     EndpointUnreachableError,
     ExecNotReadyError,
+    ServiceNotFoundError,
     TargetNotConnectedError,
-    TargetNotFoundError,
     ThrottledError,
 )
 
@@ -64,12 +66,21 @@ def is_retryable(error: BaseException) -> bool:
 
 
 @contextmanager
-def map_aws_errors(*, action: str | None = None, profile: str | None = None) -> Iterator[None]:
+def map_aws_errors(
+    *,
+    action: str | None = None,
+    profile: str | None = None,
+    cluster: str | None = None,
+    service: str | None = None,
+    region: str | None = None,
+) -> Iterator[None]:
     """Turn botocore exceptions raised inside the block into ``ecs_exec.errors`` ones.
 
     Args:
         action: the IAM action being performed (``ecs:ListTasks``), named in denials.
         profile: the profile in use, named in credential hints.
+        cluster, service, region: what the call was about, named when ECS says it does
+            not exist.
 
     Raises:
         AwsError: a subclass chosen by the AWS error code; ConfigurationError for a missing
@@ -82,7 +93,13 @@ def map_aws_errors(*, action: str | None = None, profile: str | None = None) -> 
     except AwsError:
         raise
     except bce.ClientError as exc:
-        raise _from_client_error(exc, action=action, profile=profile) from exc
+        where = _Where(cluster=cluster, service=service, region=region)
+        raise _from_client_error(exc, action=action, profile=profile, where=where) from exc
+    except bce.InvalidRegionError as exc:
+        raise ConfigurationError(
+            f"'{exc.kwargs.get('region_name', '')}' is not a valid AWS region name",
+            hint="use a region such as us-east-1 (--region, AWS_REGION or AWS_DEFAULT_REGION)",
+        ) from exc
     except bce.NoRegionError as exc:
         raise ConfigurationError(
             "no AWS region is configured",
@@ -127,7 +144,20 @@ def map_aws_errors(*, action: str | None = None, profile: str | None = None) -> 
         raise AwsServiceError(f"AWS client error: {exc}", code=type(exc).__name__) from exc
 
 
-def _from_client_error(exc: object, *, action: str | None, profile: str | None) -> AwsError:
+@dataclass(frozen=True)
+class _Where:
+    cluster: str | None
+    service: str | None
+    region: str | None
+
+    @property
+    def in_region(self) -> str:
+        return f" in {self.region}" if self.region else ""
+
+
+def _from_client_error(
+    exc: object, *, action: str | None, profile: str | None, where: _Where
+) -> AwsError:
     from botocore.exceptions import ClientError
 
     assert isinstance(exc, ClientError)
@@ -157,13 +187,20 @@ def _from_client_error(exc: object, *, action: str | None, profile: str | None) 
             + (f"; AWS said: {message}" if message else ""),
         )
     if code == "ClusterNotFoundException":
-        return TargetNotFoundError(
-            "cluster not found", hint="run `ecs-exec ls` to list the clusters in this region"
+        named = f"cluster '{where.cluster}'" if where.cluster else "the cluster"
+        return ClusterNotFoundError(
+            f"{named} not found{where.in_region}",
+            cluster=where.cluster,
+            hint="run `ecs-exec ls` to list the clusters in this region",
         )
     if code == "ServiceNotFoundException":
-        return TargetNotFoundError(
-            "service not found",
-            hint="run `ecs-exec ls --cluster CLUSTER` to list its services",
+        named = f"service '{where.service}'" if where.service else "the service"
+        in_cluster = f" in cluster '{where.cluster}'" if where.cluster else ""
+        return ServiceNotFoundError(
+            f"{named} not found{in_cluster}",
+            cluster=where.cluster,
+            service=where.service,
+            hint=f"run `ecs-exec ls --cluster {where.cluster or 'CLUSTER'}` to list its services",
         )
     if code == "TargetNotConnectedException":
         return TargetNotConnectedError(
@@ -174,8 +211,11 @@ def _from_client_error(exc: object, *, action: str | None, profile: str | None) 
             "and the root filesystem must be writable",
         )
     if code == "InvalidParameterException" and "execute command" in message.lower():
+        # ECS gives this one answer for "exec not enabled", "agent not running yet" and a
+        # task that began stopping after ecs-exec checked it: the hint has to cover all three.
         return ExecNotReadyError(
             "execute command is not enabled for this task or its agent is not running",
-            hint=EXEC_NOT_ENABLED_HINT,
+            hint="if the task is starting or stopping, retry in a few seconds or pick another "
+            "task (`ecs-exec ls`); otherwise " + EXEC_NOT_ENABLED_HINT,
         )
     return AwsServiceError(f"{what} failed: {code}: {message}", code=code)

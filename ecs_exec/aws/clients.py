@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ecs_exec.aws._errors import map_aws_errors
+from ecs_exec.errors import ConfigurationError
 
 if TYPE_CHECKING:
     import botocore.session
@@ -65,9 +66,22 @@ class AwsClients:
             read_timeout=60,
         )
         with map_aws_errors(profile=self.settings.profile):
-            return self.session.create_client(
-                service, endpoint_url=self.settings.endpoint_url, config=config
-            )
+            try:
+                return self.session.create_client(
+                    service, endpoint_url=self.settings.endpoint_url, config=config
+                )
+            except ValueError as exc:
+                from botocore.exceptions import BotoCoreError
+
+                if isinstance(exc, BotoCoreError):  # InvalidRegionError: map_aws_errors names it
+                    raise
+                # botocore's "Invalid endpoint: URL", from a malformed AWS_ENDPOINT_URL(_ECS),
+                # endpoint in the profile, or a region that makes a malformed host name.
+                raise ConfigurationError(
+                    f"the {service.upper()} endpoint is not a valid URL ({exc})",
+                    hint="check AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_"
+                    f"{service.upper()}, the profile's endpoint_url and the region",
+                ) from exc
 
     @cached_property
     def ecs(self) -> ECSClient:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from ecs_exec.aws._errors import map_aws_errors
 from ecs_exec.aws.cache import cache_dir
-from ecs_exec.errors import TargetNotFoundError
+from ecs_exec.errors import (
+    AwsError,
+    ClusterNotFoundError,
+    ServiceNotFoundError,
+    TargetNotFoundError,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -25,6 +31,8 @@ if TYPE_CHECKING:
 DESCRIBE_TASKS_BATCH = 100
 DESCRIBE_SERVICES_BATCH = 10
 EXEC_AGENT = "ExecuteCommandAgent"
+#: A "not found" hint lists what exists when there are at most this many.
+LIST_IN_HINT = 10
 
 
 @dataclass(frozen=True)
@@ -159,16 +167,71 @@ class EcsApi:
         self.cache_task_definitions = cache_task_definitions
         self._definitions: dict[str, tuple[ContainerDefinition, ...]] = {}
 
+    @property
+    def region(self) -> str | None:
+        region = getattr(getattr(self.client, "meta", None), "region_name", None)
+        return str(region) if region else None
+
+    @contextmanager
+    def _call(
+        self, action: str, *, cluster: str | None = None, service: str | None = None
+    ) -> Iterator[None]:
+        """``map_aws_errors`` naming the cluster and service, with a hint listing what
+        exists when ECS says one of them does not."""
+        try:
+            with map_aws_errors(
+                action=action,
+                profile=self.profile,
+                cluster=cluster,
+                service=service,
+                region=self.region,
+            ):
+                yield
+        except ClusterNotFoundError as exc:
+            exc.hint = self._clusters_hint() or exc.hint
+            raise
+        except ServiceNotFoundError as exc:
+            if cluster:
+                exc.hint = self._services_hint(cluster) or exc.hint
+            raise
+
+    def _clusters_hint(self) -> str | None:
+        where = f" in {self.region}" if self.region else ""
+        try:
+            with map_aws_errors(action="ecs:ListClusters", profile=self.profile):
+                page = self.client.list_clusters(maxResults=100)
+        except AwsError:
+            return None  # keep the generic hint; the error at hand is the one to report
+        names = sorted(a.rsplit("/", 1)[-1] for a in page.get("clusterArns", []))
+        if not names:
+            return f"there are no clusters{where}; check --region / AWS_REGION and the account"
+        if len(names) > LIST_IN_HINT or page.get("nextToken"):
+            return f"run `ecs-exec ls` to list the clusters{where}"
+        return f"clusters{where}: {', '.join(names)}"
+
+    def _services_hint(self, cluster: str) -> str | None:
+        try:
+            with map_aws_errors(action="ecs:ListServices", profile=self.profile):
+                page = self.client.list_services(cluster=cluster, maxResults=100)
+        except AwsError:
+            return None
+        names = sorted(a.rsplit("/", 1)[-1] for a in page.get("serviceArns", []))
+        if not names:
+            return f"cluster '{cluster}' has no services; leave out --service-name or pass --task"
+        if len(names) > LIST_IN_HINT or page.get("nextToken"):
+            return f"run `ecs-exec ls --cluster {cluster}` to list its services"
+        return f"services in cluster '{cluster}': {', '.join(names)}"
+
     def list_clusters(self) -> list[Cluster]:
         arns: list[str] = []
-        with map_aws_errors(action="ecs:ListClusters", profile=self.profile):
+        with self._call("ecs:ListClusters"):
             for page in self.client.get_paginator("list_clusters").paginate():
                 arns.extend(page.get("clusterArns", []))
         return self.describe_clusters(arns) if arns else []
 
     def describe_clusters(self, names: Sequence[str]) -> list[Cluster]:
         clusters: list[Cluster] = []
-        with map_aws_errors(action="ecs:DescribeClusters", profile=self.profile):
+        with self._call("ecs:DescribeClusters"):
             for batch in _batches(list(names), DESCRIBE_TASKS_BATCH):
                 response = self.client.describe_clusters(
                     clusters=list(batch), include=["CONFIGURATIONS"]
@@ -178,11 +241,11 @@ class EcsApi:
 
     def list_services(self, cluster: str) -> list[Service]:
         arns: list[str] = []
-        with map_aws_errors(action="ecs:ListServices", profile=self.profile):
+        with self._call("ecs:ListServices", cluster=cluster):
             for page in self.client.get_paginator("list_services").paginate(cluster=cluster):
                 arns.extend(page.get("serviceArns", []))
         services: list[Service] = []
-        with map_aws_errors(action="ecs:DescribeServices", profile=self.profile):
+        with self._call("ecs:DescribeServices", cluster=cluster):
             for batch in _batches(arns, DESCRIBE_SERVICES_BATCH):
                 response = self.client.describe_services(cluster=cluster, services=list(batch))
                 services.extend(_service(s) for s in response.get("services", []))
@@ -194,7 +257,7 @@ class EcsApi:
         if service:
             kwargs["serviceName"] = service
         arns: list[str] = []
-        with map_aws_errors(action="ecs:ListTasks", profile=self.profile):
+        with self._call("ecs:ListTasks", cluster=cluster, service=service):
             for page in self.client.get_paginator("list_tasks").paginate(**kwargs):
                 arns.extend(page.get("taskArns", []))
         return arns
@@ -202,7 +265,7 @@ class EcsApi:
     def describe_tasks(self, cluster: str, tasks: Sequence[str]) -> list[Task]:
         """DescribeTasks in batches of 100; unknown tasks are left out."""
         found: list[Task] = []
-        with map_aws_errors(action="ecs:DescribeTasks", profile=self.profile):
+        with self._call("ecs:DescribeTasks", cluster=cluster):
             for batch in _batches(list(tasks), DESCRIBE_TASKS_BATCH):
                 response = self.client.describe_tasks(cluster=cluster, tasks=list(batch))
                 found.extend(_task(t) for t in response.get("tasks", []))
@@ -230,7 +293,7 @@ class EcsApi:
     def execute_command(
         self, *, cluster: str, task_arn: str, container: str, command: str
     ) -> ExecSession:
-        with map_aws_errors(action="ecs:ExecuteCommand", profile=self.profile):
+        with self._call("ecs:ExecuteCommand", cluster=cluster):
             response = self.client.execute_command(
                 cluster=cluster,
                 task=task_arn,

@@ -18,9 +18,10 @@ Rules (documented in the README):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from ecs_exec.aws._errors import EXEC_NOT_ENABLED_HINT
 from ecs_exec.aws.ecs import Cluster, Container, EcsApi, Task
@@ -94,24 +95,71 @@ def task_sort_key(task: Task) -> tuple[int, datetime, str]:
     return (-revision, started, task.id)
 
 
-def not_ready_reasons(task: Task, container: Container | None) -> list[str]:
-    """Why a task cannot take an exec session now, as human lines (empty when ready)."""
-    reasons: list[str] = []
+class NotReady(StrEnum):
+    """Why a task cannot take an exec session; each kind has its own fix (``HINTS``)."""
+
+    STOPPING = "stopping"
+    STARTING = "starting"
+    EXEC_DISABLED = "exec-disabled"
+    AGENT_NOT_RUNNING = "agent-not-running"
+    NO_CONTAINER = "no-container"
+
+
+HINTS: dict[NotReady, str] = {
+    NotReady.STOPPING: "a stopping task takes no new sessions; pick a running one "
+    "(`ecs-exec ls --cluster CLUSTER --service-name SERVICE` lists them; a service starts "
+    "a replacement)",
+    NotReady.STARTING: "the task is still starting; retry once it is RUNNING",
+    NotReady.EXEC_DISABLED: EXEC_NOT_ENABLED_HINT,
+    NotReady.AGENT_NOT_RUNNING: "if the agent is PENDING, retry in a few seconds; otherwise the "
+    "task role needs ssmmessages:CreateControlChannel, CreateDataChannel, OpenControlChannel "
+    "and OpenDataChannel, and the container a writable root filesystem",
+    NotReady.NO_CONTAINER: "pass --container with one of the task's containers, or leave it out",
+}
+
+
+def readiness_problems(task: Task, container: Container | None) -> list[tuple[NotReady, str]]:
+    """Why a task cannot take an exec session now: (kind, human line), empty when ready."""
+    problems: list[tuple[NotReady, str]] = []
     if task.stopping:
-        reasons.append(f"it is stopping (desired {task.desired_status}, last {task.last_status})")
+        problems.append(
+            (
+                NotReady.STOPPING,
+                f"it is stopping (desired {task.desired_status}, last {task.last_status})",
+            )
+        )
     elif task.last_status != "RUNNING":
-        reasons.append(f"it is {task.last_status}, not RUNNING yet; wait and retry")
+        problems.append((NotReady.STARTING, f"it is {task.last_status}, not RUNNING yet"))
     if not task.enable_execute_command:
-        reasons.append(f"exec was not enabled when the task started; {EXEC_NOT_ENABLED_HINT}")
+        problems.append((NotReady.EXEC_DISABLED, "exec was not enabled when the task started"))
     if container is not None and task.enable_execute_command and not container.exec_agent_running:
         status = container.exec_agent_status or "missing"
         detail = f" ({container.exec_agent_reason})" if container.exec_agent_reason else ""
-        reasons.append(
-            f"the ExecuteCommandAgent of container '{container.name}' is {status}{detail}; "
-            "the task role needs the ssmmessages permissions and the container a writable "
-            "root filesystem"
+        problems.append(
+            (
+                NotReady.AGENT_NOT_RUNNING,
+                f"the ExecuteCommandAgent of container '{container.name}' is {status}{detail}",
+            )
         )
-    return reasons
+    return problems
+
+
+def not_ready_reasons(task: Task, container: Container | None) -> list[str]:
+    """Why a task cannot take an exec session now, as human lines (empty when ready)."""
+    return [text for _, text in readiness_problems(task, container)]
+
+
+def hint_for(kinds: Iterable[NotReady]) -> str | None:
+    """The fix for the problems seen: that kind's hint when all tasks share one kind. Stopping
+    tasks go away whatever else is wrong, so they count only when nothing else is seen."""
+    found = set(kinds)
+    if NotReady.STOPPING in found and len(found) > 1:
+        found.discard(NotReady.STOPPING)
+    if len(found) == 1:
+        return HINTS[found.pop()]
+    if not found:
+        return None
+    return "each task's reason is listed below"
 
 
 class Resolver:
@@ -132,18 +180,26 @@ class Resolver:
         tasks = self.candidate_tasks(cluster, spec)
         ready: list[tuple[Task, Container]] = []
         reasons: list[str] = []
+        kinds: list[NotReady] = []
         for task in sorted(tasks, key=task_sort_key):
             container, problem = self.choose_container(task, spec.container)
-            why = [problem] if problem else not_ready_reasons(task, container)
+            why = (
+                [(NotReady.NO_CONTAINER, problem)]
+                if problem
+                else readiness_problems(task, container)
+            )
             if container is not None and not why:
                 ready.append((task, container))
             else:
-                reasons.append(f"task {task.id}: " + "; ".join(why))
+                reasons.append(f"task {task.id}: " + "; ".join(text for _, text in why))
+                # A task that is stopping is lost whatever else is wrong with it.
+                stopping = [k for k, _ in why if k is NotReady.STOPPING]
+                kinds.extend(stopping or [k for k, _ in why])
         if not ready:
             raise ExecNotReadyError(
                 f"no task {self._where(cluster, spec)} is ready for ECS Exec",
                 reasons=reasons,
-                hint=EXEC_NOT_ENABLED_HINT,
+                hint=hint_for(kinds),
             )
         task, container = ready[0]
         if len(ready) > 1 and self.picker is not None:

@@ -7,30 +7,26 @@ with the user's arguments appended after it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-# typer < 0.20 on click: later releases vendor click and pull in pydantic, which costs
-# ~0.1 s of start-up on every exec (see the pin in pyproject.toml).
 import click
-import typer
 from click import exceptions as click_exceptions
 
-__all__ = ["CliState", "app", "build_command", "click_exceptions"]
+# typer < 0.20 on click: later releases vendor click and pull in pydantic, which costs
+# ~0.1 s of start-up on every exec (see the pin in pyproject.toml).
+with warnings.catch_warnings():
+    # typer 0.19 re-exports click.utils names that newer click deprecates on access.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import typer
+
+__all__ = ["app", "build_command", "click_exceptions"]
 
 from ecs_exec import __version__
-from ecs_exec.errors import ExitStatus
-
-
-@dataclass
-class CliState:
-    """What main() hands the commands, and what they hand back."""
-
-    remote_argv: list[str] | None = None
-    exit_status: int = ExitStatus.SUCCESS
-    options: dict[str, Any] = field(default_factory=dict)
+from ecs_exec.cli.settings import Invocation, build_settings
+from ecs_exec.errors import UsageError
 
 
 class Transport(StrEnum):
@@ -44,6 +40,58 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+# Options that work before or after a subcommand (`ecs-exec ls --cluster C --endpoint-url U`
+# as `aws ecs list-tasks` takes them): declared once, on the root and on each subcommand;
+# a value given after the subcommand wins over one given before it.
+ClusterOpt = Annotated[
+    str | None, typer.Option("--cluster", help="Cluster name or ARN [env: CLUSTER_NAME].")
+]
+ServiceOpt = Annotated[
+    str | None,
+    typer.Option("--service-name", "--service", help="Service name [env: SERVICE_NAME]."),
+]
+TaskOpt = Annotated[str | None, typer.Option("--task", help="Task id, ARN or unique id prefix.")]
+ContainerOpt = Annotated[
+    str | None, typer.Option("--container", help="Container name [env: CONTAINER].")
+]
+ProfileOpt = Annotated[
+    str | None, typer.Option("--profile", help="AWS profile [env: AWS_PROFILE].")
+]
+RegionOpt = Annotated[str | None, typer.Option("--region", help="AWS region [env: AWS_REGION].")]
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url",
+        help="One endpoint for ECS, SSM and KMS, e.g. the sandbox's [env: AWS_ENDPOINT_URL].",
+    ),
+]
+SandboxOpt = Annotated[
+    bool, typer.Option("--sandbox", help="Run this one command against a built-in sandbox.")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr.")]
+DebugOpt = Annotated[
+    bool,
+    typer.Option(
+        "--debug", help="Tracebacks and the data-channel log on stderr [env: ECS_EXEC_DEBUG=1]."
+    ),
+]
+
+
+def _merged(ctx: typer.Context, **given: Any) -> dict[str, Any]:
+    """The root's flags overlaid with a subcommand's (None or False: not given there)."""
+    flags = dict(_invocation(ctx).root_flags)
+    for name, value in given.items():
+        if value is not None and value is not False:
+            flags[name] = value
+    return flags
+
+
+def _invocation(ctx: typer.Context) -> Invocation:
+    invocation = ctx.find_object(Invocation)
+    assert invocation is not None, "run() passes the Invocation as the context object"
+    return invocation
+
+
 HELP = """Open shells and run commands in Amazon ECS containers through ECS Exec.
 
 Exec (the default command):
@@ -54,8 +102,11 @@ Exec (the default command):
   ecs-exec --cluster C --service-name S --pipe 'rails runner -' < job.rb
 
 The remote exit status becomes ecs-exec's; ecs-exec's own failures exit 255, usage
-errors 2. Environment: CLUSTER_NAME, SERVICE_NAME, CONTAINER, the AWS_* variables,
-ECS_EXEC_PLUGIN, ECS_EXEC_DEBUG, ECS_EXEC_TASK_POLL, ECS_EXEC_TIMINGS (see the README).
+errors 2 (--debug keeps these). --profile, --region, --endpoint-url, --sandbox, --debug,
+--quiet go before or after a subcommand. Flags win over the environment: CLUSTER_NAME,
+SERVICE_NAME, CONTAINER, the AWS_* variables, ECS_EXEC_PLUGIN, ECS_EXEC_DEBUG,
+ECS_EXEC_TASK_POLL, ECS_EXEC_TIMINGS (see the README). An empty flag value is an error;
+an empty environment variable counts as unset.
 Try it with no AWS account: `ecs-exec --sandbox ls --cluster demo --service web`.
 """
 
@@ -77,37 +128,10 @@ def _version(value: bool) -> None:
 @app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
-    cluster: Annotated[
-        str | None,
-        typer.Option(
-            "--cluster",
-            envvar="CLUSTER_NAME",
-            show_envvar=False,
-            help="Cluster name or ARN [env: CLUSTER_NAME].",
-        ),
-    ] = None,
-    service: Annotated[
-        str | None,
-        typer.Option(
-            "--service-name",
-            "--service",
-            envvar="SERVICE_NAME",
-            show_envvar=False,
-            help="Service name [env: SERVICE_NAME].",
-        ),
-    ] = None,
-    task: Annotated[
-        str | None, typer.Option("--task", help="Task id, ARN or unique id prefix.")
-    ] = None,
-    container: Annotated[
-        str | None,
-        typer.Option(
-            "--container",
-            envvar="CONTAINER",
-            show_envvar=False,
-            help="Container name [env: CONTAINER].",
-        ),
-    ] = None,
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
+    task: TaskOpt = None,
+    container: ContainerOpt = None,
     interactive: Annotated[
         bool,
         typer.Option("--interactive", "-i", help="Interactive session in a remote terminal."),
@@ -123,26 +147,19 @@ def root(
             show_default=False,
         ),
     ] = Transport.native,
-    profile: Annotated[str | None, typer.Option(help="AWS profile [env: AWS_PROFILE].")] = None,
-    region: Annotated[str | None, typer.Option(help="AWS region [env: AWS_REGION].")] = None,
-    endpoint_url: Annotated[
-        str | None,
-        typer.Option(
-            "--endpoint-url", help="One endpoint for ECS, SSM and KMS (e.g. the sandbox)."
-        ),
-    ] = None,
-    sandbox: Annotated[
-        bool, typer.Option("--sandbox", help="Run this one command against a built-in sandbox.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Tracebacks and protocol logs.")] = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    endpoint_url: EndpointOpt = None,
+    sandbox: SandboxOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
     version: Annotated[
         bool | None,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = None,
 ) -> None:
-    state: CliState = ctx.ensure_object(CliState)
-    state.options = {
+    invocation = _invocation(ctx)
+    invocation.root_flags = {
         "cluster": cluster,
         "service": service,
         "task": task,
@@ -155,9 +172,7 @@ def root(
         "debug": debug,
     }
     if ctx.invoked_subcommand is not None:
-        if interactive or pipe is not None or state.remote_argv is not None:
-            from ecs_exec.errors import UsageError
-
+        if interactive or pipe is not None or invocation.remote_argv is not None:
             raise UsageError(
                 f"--interactive, --pipe and a remote command go with exec, "
                 f"not with `{ctx.invoked_subcommand}`"
@@ -165,20 +180,20 @@ def root(
         return
     from ecs_exec.cli.exec_cmd import run_exec_command
 
-    state.exit_status = run_exec_command(
-        state, interactive=interactive, pipe=pipe, transport=transport.value
+    settings = build_settings(invocation.root_flags, invocation.console.environ)
+    invocation.exit_status = run_exec_command(
+        invocation, settings, interactive=interactive, pipe=pipe, transport=transport.value
     )
 
 
 @app.command("ls")
 def ls(
     ctx: typer.Context,
-    cluster: Annotated[
-        str | None, typer.Option("--cluster", help="List this cluster's services.")
-    ] = None,
-    service: Annotated[
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
+    container: Annotated[
         str | None,
-        typer.Option("--service-name", "--service", help="List this service's tasks."),
+        typer.Option("--container", help="Judge readiness on this container [env: CONTAINER]."),
     ] = None,
     output: Annotated[
         OutputFormat,
@@ -186,12 +201,31 @@ def ls(
             "--output", "-o", help="table (default), or json (stable).", show_default=False
         ),
     ] = OutputFormat.table,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    endpoint_url: EndpointOpt = None,
+    sandbox: SandboxOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
     """List clusters; a cluster's services; a service's tasks with exec readiness."""
     from ecs_exec.cli.ls_cmd import run_ls
 
-    state: CliState = ctx.ensure_object(CliState)
-    state.exit_status = run_ls(state, cluster=cluster, service=service, output=output.value)
+    invocation = _invocation(ctx)
+    flags = _merged(
+        ctx,
+        cluster=cluster,
+        service=service,
+        container=container,
+        profile=profile,
+        region=region,
+        endpoint_url=endpoint_url,
+        sandbox=sandbox,
+        quiet=quiet,
+        debug=debug,
+    )
+    settings = build_settings(flags, invocation.console.environ)
+    invocation.exit_status = run_ls(invocation, settings, output=output.value)
 
 
 @app.command("sandbox")
@@ -213,13 +247,20 @@ def sandbox_cmd(
         Path | None,
         typer.Option("--frame-log", help="Write every data-channel frame as JSON lines."),
     ] = None,
+    debug: DebugOpt = False,
 ) -> None:
     """Serve the local emulator of ECS, SSM, KMS and the Session Manager data channel."""
     from ecs_exec.cli.sandbox_cmd import run_sandbox
 
-    state: CliState = ctx.ensure_object(CliState)
-    state.exit_status = run_sandbox(
-        state_file=state_file, port=port, fast=fast, frame_log=frame_log
+    invocation = _invocation(ctx)
+    settings = build_settings(_merged(ctx, debug=debug), invocation.console.environ)
+    invocation.exit_status = run_sandbox(
+        invocation,
+        settings,
+        state_file=state_file,
+        port=port,
+        fast=fast,
+        frame_log=frame_log,
     )
 
 

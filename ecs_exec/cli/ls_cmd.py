@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ecs_exec.aws.ecs import EcsApi, Task
-from ecs_exec.aws.resolve import Resolver, not_ready_reasons, task_sort_key
+from ecs_exec.aws.resolve import HINTS, NotReady, Resolver, readiness_problems, task_sort_key
 from ecs_exec.cli.common import aws_clients
+from ecs_exec.cli.settings import Invocation, Settings
 from ecs_exec.errors import ExitStatus
 
-if TYPE_CHECKING:
-    from ecs_exec.cli.app import CliState
 
-
-def run_ls(state: CliState, *, cluster: str | None, service: str | None, output: str) -> int:
-    cluster = cluster or state.options.get("cluster")
-    service = service or state.options.get("service")
-    with aws_clients(state) as clients:
+def run_ls(invocation: Invocation, settings: Settings, *, output: str) -> int:
+    cluster, service = settings.cluster, settings.service
+    with aws_clients(settings) as clients:
         api = EcsApi(clients.ecs, profile=clients.settings.profile)
         document: dict[str, Any]
         if not cluster:
@@ -36,13 +32,12 @@ def run_ls(state: CliState, *, cluster: str | None, service: str | None, output:
             document = {
                 "cluster": cluster,
                 "service": service,
-                "tasks": [_task_json(t, resolver, state.options.get("container")) for t in tasks],
+                "tasks": [_task_json(t, resolver, settings.container) for t in tasks],
             }
     if output == "json":
-        sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
+        invocation.console.write_out(json.dumps(document, indent=2, sort_keys=False) + "\n")
     else:
-        sys.stdout.write(render_table(document))
-    sys.stdout.flush()
+        invocation.console.write_out(render_table(document))
     return ExitStatus.SUCCESS
 
 
@@ -71,7 +66,10 @@ def _service_json(s: Any) -> dict[str, Any]:
 
 def _task_json(task: Task, resolver: Resolver, wanted: str | None) -> dict[str, Any]:
     container, problem = resolver.choose_container(task, wanted)
-    reasons = [problem] if problem else not_ready_reasons(task, container)
+    problems = (
+        [(NotReady.NO_CONTAINER, problem)] if problem else readiness_problems(task, container)
+    )
+    reasons = [text for _, text in problems]
     return {
         "taskId": task.id,
         "taskArn": task.arn,
@@ -83,6 +81,7 @@ def _task_json(task: Task, resolver: Resolver, wanted: str | None) -> dict[str, 
         "ready": not reasons,
         "defaultContainer": container.name if container else None,
         "notReadyReasons": reasons,
+        "notReadyHints": sorted({HINTS[kind] for kind, _ in problems}),
         "containers": [
             {
                 "name": c.name,
@@ -164,4 +163,11 @@ def render_table(document: dict[str, Any]) -> str:
         for t in document["tasks"]
         for reason in t["notReadyReasons"]
     ]
-    return table + ("\nnot ready:\n" + "\n".join(notes) + "\n" if notes else "")
+    hints = sorted({hint for t in document["tasks"] for hint in t["notReadyHints"]})
+    if not notes:
+        return table
+    return (
+        table
+        + "\nnot ready:\n"
+        + "".join(f"{line}\n" for line in [*notes, *(f"hint: {hint}" for hint in hints)])
+    )

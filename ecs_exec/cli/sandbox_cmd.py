@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 from pathlib import Path
 
+from ecs_exec.cli.settings import Invocation, Settings
 from ecs_exec.errors import ExitStatus
 
 
-def run_sandbox(*, state_file: Path | None, port: int, fast: bool, frame_log: Path | None) -> int:
+def run_sandbox(
+    invocation: Invocation,
+    settings: Settings,
+    *,
+    state_file: Path | None,
+    port: int,
+    fast: bool,
+    frame_log: Path | None,
+) -> int:
+    """Serve until SIGTERM or Ctrl-C; ``settings`` matter for --debug only (handled by run)."""
     from ecs_exec.sandbox.server import running_sandbox
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with running_sandbox(state_file=state_file, port=port, fast=fast, frame_log=frame_log) as sb:
         url = sb.endpoint_url
-        sys.stdout.write(
+        invocation.console.write_out(
             f"ecs-exec sandbox: ECS, SSM and KMS APIs at {url}"
             f" (data channel {sb.websocket_url}); no real AWS account is used.\n"
             f"Point ecs-exec at it:\n"
@@ -28,7 +37,6 @@ def run_sandbox(*, state_file: Path | None, port: int, fast: bool, frame_log: Pa
             f"  ecs-exec --cluster demo --service-name web --interactive\n"
             f"Ctrl-C stops it.\n"
         )
-        sys.stdout.flush()
         try:
             while not stop.wait(0.5):
                 pass

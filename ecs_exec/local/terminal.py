@@ -1,7 +1,9 @@
-"""The local terminal: injectable stdio, raw mode that is always restored, window size.
+"""The local terminal: injectable stdio and environment, raw mode that is always restored,
+window size.
 
-Nothing else in ecs-exec touches ``sys.stdin``/``sys.stdout`` directly; tests build a
-``Console`` over pipes or a pty.
+Nothing else in ecs-exec touches ``sys.stdin``/``sys.stdout`` or reads its own settings from
+``os.environ`` directly; tests build a ``Console`` over files, pipes or a pty with an
+environment of their own (as httpie's ``Environment``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import struct
 import sys
 import termios
 import tty
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from ecs_exec.errors import LocalStreamError
 
 #: The official plugin's size when stdout is not a terminal (shellsession.go).
 FALLBACK_SIZE = (300, 100)
@@ -26,18 +30,44 @@ class Console:
 
     Args:
         stdin_fd, stdout_fd, stderr_fd: raw descriptors (bytes go through unchanged).
+        environ: the environment ecs-exec reads its own settings from (CLUSTER_NAME, ...).
     """
 
     stdin_fd: int = 0
     stdout_fd: int = 1
     stderr_fd: int = 2
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
     @classmethod
     def from_process(cls) -> Console:
+        # The descriptors, not sys.stdin & co: Python sets those to None when a descriptor
+        # was closed at start-up, and the CLI reopens closed ones on /dev/null.
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
-                stream.flush()
-        return cls(sys.stdin.fileno(), sys.stdout.fileno(), sys.stderr.fileno())
+                if stream is not None:
+                    stream.flush()
+        return cls(0, 1, 2, os.environ)
+
+    def write_out(self, text: str) -> None:
+        """Text for the user on stdout, unbuffered.
+
+        Raises:
+            BrokenPipeError: the reader went away (``| head``), which is not an error.
+            LocalStreamError: any other failed write (a full disk, a closed descriptor).
+        """
+        try:
+            write_all(self.stdout_fd, text.encode("utf-8", errors="surrogateescape"))
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise LocalStreamError(
+                f"cannot write to stdout: {exc.strerror or exc}",
+                hint="check where stdout goes (a full disk, a closed descriptor)",
+            ) from exc
+
+    def write_err(self, text: str) -> None:
+        """Text for the user on stderr, unbuffered."""
+        write_all(self.stderr_fd, text.encode("utf-8", errors="replace"))
 
     @property
     def stdin_isatty(self) -> bool:

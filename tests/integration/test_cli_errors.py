@@ -1,4 +1,9 @@
-"""Bad input through the real CLI process: one clear line, a documented exit code, no traceback."""
+"""Bad input through the CLI: one clear line, a documented exit code, no traceback.
+
+Most cases run the CLI in process (``ecs_exec.cli.run`` with an injected console); the ones
+that depend on the process itself (closed descriptors, argv bytes, the entry point's exit)
+run it as a subprocess.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import pytest
 
 from ecs_exec.sandbox import demo
 from ecs_exec.sandbox.http import SandboxHttpServer
-from tests.clihelpers import clean_env, run_cli
+from tests.clihelpers import clean_env, run_cli, run_in_process
 
 TOOL = 255
 USAGE = 2
@@ -43,13 +48,13 @@ CASES = [
         "wrong cluster",
         ["--cluster", "nope", "--service-name", "web", "--", "true"],
         TOOL,
-        ["cluster not found"],
+        ["cluster 'nope' not found in us-east-1", "clusters in us-east-1: demo, secure, staging"],
     ),
     (
         "wrong service",
         ["--cluster", "demo", "--service-name", "nope", "--", "true"],
         TOOL,
-        ["service not found"],
+        ["service 'nope' not found in cluster 'demo'", "services in cluster 'demo': web, worker"],
     ),
     (
         "unknown task id",
@@ -67,25 +72,25 @@ CASES = [
         "wrong container",
         ["--cluster", "demo", "--task", demo.WEB_READY_1, "--container", "nope", "--", "true"],
         TOOL,
-        ["no container 'nope'", "log-router", "app"],
+        ["no container 'nope'", "log-router", "app", "hint: pass --container"],
     ),
     (
         "exec disabled",
         ["--cluster", "demo", "--task", demo.WEB_EXEC_DISABLED, "--", "true"],
         TOOL,
-        ["not enabled", "force a new deployment"],
+        ["not enabled", "hint: exec must be enabled", "force a new deployment"],
     ),
     (
         "agent not running",
         ["--cluster", "demo", "--task", demo.WEB_AGENT_PENDING, "--", "true"],
         TOOL,
-        ["ExecuteCommandAgent", "PENDING"],
+        ["ExecuteCommandAgent", "PENDING", "hint: if the agent is PENDING, retry"],
     ),
     (
         "stopping task",
         ["--cluster", "demo", "--task", demo.WEB_STOPPING, "--", "true"],
         TOOL,
-        ["stopping"],
+        ["stopping", "hint: a stopping task takes no new sessions"],
     ),
     (
         "no ready task in service",
@@ -112,15 +117,24 @@ CASES = [
     ("bad ls output", ["ls", "--output", "xml"], USAGE, ["xml"]),
     ("interactive with ls", ["--interactive", "ls"], USAGE, ["not with `ls`"]),
     ("blank --pipe", ["--cluster", "demo", "--pipe", " "], USAGE, ["--pipe needs"]),
-    ("endpoint not http", ["--endpoint-url", "ftp://example", "ls"], TOOL, ["not an http"]),
+    ("endpoint not http", ["--endpoint-url", "ftp://example", "ls"], USAGE, ["not an http"]),
 ]
+#: Hints that would mislead for these failures.
+WRONG_HINTS = {
+    "stopping task": "enable-execute-command",
+    "wrong container": "enable-execute-command",
+    "agent not running": "enable-execute-command",
+}
 
 
 @pytest.mark.parametrize(("name", "args", "code", "needles"), CASES, ids=[c[0] for c in CASES])
 def test_bad_input(api, tmp_path, name, args, code, needles):
     env = clean_env(tmp_path)
     extra = [] if "--endpoint-url" in args else ["--endpoint-url", api.url]
-    check(run_cli([*extra, *args], env), code, *needles)
+    result = run_in_process([*extra, *args], env)
+    check(result, code, *needles)
+    if name in WRONG_HINTS:
+        assert WRONG_HINTS[name] not in result.err
 
 
 @pytest.mark.parametrize(
@@ -138,21 +152,24 @@ def test_api_faults(api, tmp_path, operation, error, needles):
     api.state.faults = {"api": {operation: {"error": error, "times": -1}}}
     env = clean_env(tmp_path)
     args = ["--endpoint-url", api.url, "--cluster", "demo", "--service-name", "web", "--", "true"]
-    check(run_cli(args, env), TOOL, *needles)
+    check(run_in_process(args, env), TOOL, *needles)
 
 
 def test_no_credentials(api, tmp_path):
     env = clean_env(tmp_path)
     del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
     check(
-        run_cli(["--endpoint-url", api.url, "ls"], env), TOOL, "no AWS credentials", "AWS_PROFILE"
+        run_in_process(["--endpoint-url", api.url, "ls"], env),
+        TOOL,
+        "no AWS credentials",
+        "AWS_PROFILE",
     )
 
 
 def test_missing_profile(api, tmp_path):
     env = clean_env(tmp_path)
     check(
-        run_cli(["--endpoint-url", api.url, "--profile", "ghost", "ls"], env),
+        run_in_process(["--endpoint-url", api.url, "--profile", "ghost", "ls"], env),
         TOOL,
         "profile 'ghost' does not exist",
     )
@@ -161,26 +178,43 @@ def test_missing_profile(api, tmp_path):
 def test_no_region(api, tmp_path):
     env = clean_env(tmp_path)
     del env["AWS_REGION"]
-    check(run_cli(["--endpoint-url", api.url, "ls"], env), TOOL, "no AWS region", "--region")
+    check(run_in_process(["--endpoint-url", api.url, "ls"], env), TOOL, "no AWS region", "--region")
 
 
 def test_endpoint_down(tmp_path):
     env = clean_env(tmp_path)
     url = f"http://127.0.0.1:{_free_port()}"
-    check(run_cli(["--endpoint-url", url, "ls"], env), TOOL, "could not connect", url)
+    check(run_in_process(["--endpoint-url", url, "ls"], env), TOOL, "could not connect", url)
 
 
-def test_debug_shows_traceback(api, tmp_path):
-    env = clean_env(tmp_path)
-    result = run_cli(["--debug", "--endpoint-url", api.url, "--cluster", "nope", "ls"], env)
-    assert result.code != 0
+@pytest.mark.parametrize("how", ["flag", "flag after ls", "environment"])
+def test_debug_shows_traceback_and_keeps_the_exit_status(api, tmp_path, how):
+    env = clean_env(tmp_path, ECS_EXEC_DEBUG="1" if how == "environment" else "")
+    args = ["--endpoint-url", api.url, "--cluster", "nope", "ls"]
+    args = {"flag": ["--debug", *args], "flag after ls": [*args, "--debug"]}.get(how, args)
+    result = run_in_process(args, env)
+    assert result.code == TOOL, result.err
     assert "Traceback" in result.err
+    assert "ecs-exec: error: cluster 'nope' not found" in result.err
+    assert "unexpected" not in result.err
+
+
+def test_debug_usage_error_keeps_exit_2(api, tmp_path):
+    result = run_in_process(["--debug", "--cluster", "", "ls"], clean_env(tmp_path))
+    assert result.code == USAGE
+    assert "ecs-exec: error: --cluster is empty" in result.err
 
 
 def test_env_defaults_and_flag_wins(api, tmp_path):
     env = clean_env(tmp_path, CLUSTER_NAME="nope", SERVICE_NAME="web")
-    check(run_cli(["--endpoint-url", api.url, "--", "true"], env), TOOL, "cluster not found")
-    result = run_cli(["--endpoint-url", api.url, "--cluster", "demo", "ls", "-o", "json"], env)
+    check(
+        run_in_process(["--endpoint-url", api.url, "--", "true"], env),
+        TOOL,
+        "cluster 'nope' not found",
+    )
+    result = run_in_process(
+        ["--endpoint-url", api.url, "--cluster", "demo", "ls", "-o", "json"], env
+    )
     assert result.code == 0, result.err
     assert '"service": "web"' in result.out
 
@@ -188,5 +222,20 @@ def test_env_defaults_and_flag_wins(api, tmp_path):
 def test_bad_task_poll_interval(api, tmp_path):
     env = clean_env(tmp_path, ECS_EXEC_TASK_POLL="soon")
     args = ["--endpoint-url", api.url, "--cluster", "demo", "--service-name", "web", "--", "true"]
-    check(run_cli(args, env), TOOL, "ECS_EXEC_TASK_POLL='soon'")
+    check(run_in_process(args, env), TOOL, "ECS_EXEC_TASK_POLL='soon'")
     assert api.log.counts()["ExecuteCommand"] == 0  # refused before any session starts
+
+
+# -- the process itself: a few end-to-end runs of the entry point ---------------------------
+
+
+def test_subprocess_named_error_and_exit_status(api, tmp_path):
+    args = ["--endpoint-url", api.url, "ls", "--cluster", "nope"]
+    check(run_cli(args, clean_env(tmp_path)), TOOL, "cluster 'nope' not found in us-east-1")
+
+
+def test_subprocess_debug_from_environment_keeps_255(api, tmp_path):
+    env = clean_env(tmp_path, ECS_EXEC_DEBUG="1")
+    result = run_cli(["--endpoint-url", api.url, "--cluster", "nope", "--", "true"], env)
+    assert result.code == TOOL, result.err
+    assert "Traceback" in result.err and "ecs-exec: error: cluster 'nope'" in result.err

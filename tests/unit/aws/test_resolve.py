@@ -196,3 +196,70 @@ def test_ambiguous_and_unknown_prefix(ecs):
         Resolver(EcsApi(client)).resolve(TargetSpec(cluster="demo", task="ab"))
     with pytest.raises(TargetNotFoundError):
         Resolver(EcsApi(client)).resolve(TargetSpec(cluster="demo", task="zz"))
+
+
+def test_hint_fits_the_problem():
+    from ecs_exec.aws.resolve import HINTS, NotReady, hint_for
+
+    assert hint_for([NotReady.STOPPING]) == HINTS[NotReady.STOPPING]
+    assert hint_for([NotReady.NO_CONTAINER]) == HINTS[NotReady.NO_CONTAINER]
+    assert hint_for([NotReady.STOPPING, NotReady.EXEC_DISABLED]) == HINTS[NotReady.EXEC_DISABLED]
+    assert "enable-execute-command" not in (hint_for([NotReady.STOPPING]) or "")
+    assert "enable-execute-command" not in (hint_for([NotReady.AGENT_NOT_RUNNING]) or "")
+    assert hint_for([]) is None
+
+
+def test_stopping_task_gets_the_stopping_hint(ecs):
+    client, stub = ecs
+    tid = "a" * 32
+    stub.add_response(
+        "describe_tasks",
+        {"tasks": [task(tid, desired="STOPPED", containers=("app",))]},
+        {"cluster": "demo", "tasks": [tid]},
+    )
+    with pytest.raises(ExecNotReadyError) as info:
+        Resolver(EcsApi(client)).resolve(TargetSpec(cluster="demo", task=tid))
+    assert "stopping" in (info.value.hint or "")
+    assert "enable-execute-command" not in (info.value.hint or "")
+
+
+def test_not_found_errors_name_the_cluster_and_list_what_exists(ecs):
+    from ecs_exec.errors import ClusterNotFoundError, ServiceNotFoundError
+
+    client, stub = ecs
+    stub.add_client_error(
+        "list_tasks", "ClusterNotFoundException", "Cluster not found.", expected_params=None
+    )
+    stub.add_response(
+        "list_clusters", {"clusterArns": [f"{ARN}:cluster/demo", f"{ARN}:cluster/staging"]}
+    )
+    with pytest.raises(ClusterNotFoundError) as info:
+        EcsApi(client).list_task_arns("nope", "web")
+    assert str(info.value) == "cluster 'nope' not found in us-east-1"
+    assert info.value.hint == "clusters in us-east-1: demo, staging"
+    stub.add_client_error(
+        "list_tasks", "ServiceNotFoundException", "Service not found.", expected_params=None
+    )
+    stub.add_response("list_services", {"serviceArns": [f"{ARN}:service/demo/web"]})
+    with pytest.raises(ServiceNotFoundError) as info2:
+        EcsApi(client).list_task_arns("demo", "api")
+    assert str(info2.value) == "service 'api' not found in cluster 'demo'"
+    assert info2.value.hint == "services in cluster 'demo': web"
+
+
+def test_execute_command_refusal_hint_covers_a_racing_stop(ecs):
+    client, stub = ecs
+    message = (
+        "The execute command failed because execute command was not enabled when the task "
+        "was run or the execute command agent isn't running. Wait and try again or run a new "
+        "task with execute command enabled and try again."
+    )
+    stub.add_client_error(
+        "execute_command", "InvalidParameterException", message, expected_params=None
+    )
+    with pytest.raises(ExecNotReadyError) as info:
+        EcsApi(client).execute_command(
+            cluster="demo", task_arn=f"{ARN}:task/demo/{'a' * 32}", container="app", command="sh"
+        )
+    assert "retry in a few seconds" in (info.value.hint or "")
+    assert "enable-execute-command" in (info.value.hint or "")

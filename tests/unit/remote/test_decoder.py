@@ -32,7 +32,7 @@ def frame(
     kind: bytes, data: bytes, *, gz: bool = False, bz: bool = False, crlf: bool = False
 ) -> bytes:
     """A data frame as the script writes it (base64 wrapped at 76 like base64(1))."""
-    payload = gzip.compress(data) if gz else bz2.compress(data) if bz else data
+    payload = gzip.compress(data, mtime=0) if gz else bz2.compress(data) if bz else data
     body = base64.encodebytes(payload)
     if crlf:
         body = body.replace(b"\n", b"\r\n")
@@ -148,6 +148,20 @@ def test_noise_memory_is_bounded() -> None:
         b"\n" + TAG + b"Ob\n" + b"QUFB" * 70_000,  # frame never ends
         frame(b"O", os.urandom(OUTPUT_FRAME + 1), bz=True),  # one byte more than a frame
         frame(b"E", b"\0" * (OUTPUT_FRAME + 1), gz=True),
+    ],
+    # Named ids: ids made from the bytes would differ between xdist workers (random data).
+    ids=[
+        "unknown-record",
+        "status-not-a-number",
+        "not-base64",
+        "bad-padding",
+        "not-gzip",
+        "not-bzip2",
+        "truncated-gzip",
+        "header-never-ends",
+        "frame-never-ends",
+        "bzip2-one-byte-over",
+        "gzip-one-byte-over",
     ],
 )
 def test_malformed_records(stream: bytes) -> None:
