@@ -204,6 +204,10 @@ class _AgentServer:
     async def shutdown(self) -> None:
         if self._reaper is not None:
             self._reaper.cancel()
+        if self._background:
+            # A TerminateSession that just arrived may still be reaping its process: let it
+            # finish, or stop() would cancel it between the kill and the reap (a zombie).
+            await asyncio.wait(set(self._background), timeout=5)
         await asyncio.gather(
             *(agent.terminate(notify_client=False) for agent in self.agents.values()),
             return_exceptions=True,

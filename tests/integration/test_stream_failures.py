@@ -1,4 +1,5 @@
-"""The data channel's websocket failing to open or to resume, through the real CLI process.
+"""The data channel's websocket failing to open or to resume, through the CLI (in process,
+and once as a real process).
 
 Each failure is one named ``ecs-exec: error:`` line and exit 255, never "unexpected ...
 report it"; a stream token the service keeps refusing costs a bounded number of
@@ -25,7 +26,7 @@ from ecs_exec.sandbox import demo
 from ecs_exec.sandbox.server import Sandbox
 from ecs_exec.transports import native
 from ecs_exec.transports.native import NativeStream
-from tests.clihelpers import Result, clean_env, run_cli
+from tests.clihelpers import Result, clean_env, run_cli, run_in_process
 
 TOOL = 255
 TASK = ["--cluster", "demo", "--task", demo.WEB_READY_1, "--container", "app"]
@@ -115,7 +116,7 @@ def test_refused_connect(sandbox: Sandbox, env, stream_base) -> None:
 def test_http_403_on_the_stream_url(sandbox: Sandbox, env) -> None:
     sandbox.set_default_faults({"streamStatus": 403})
     try:
-        result = run_cli([*TASK, "--", "true"], env)
+        result = run_in_process([*TASK, "--", "true"], env)
     finally:
         sandbox.set_default_faults({})
     line = check_one_error(result, "refused the session's stream token", "HTTP 403")
@@ -125,7 +126,7 @@ def test_http_403_on_the_stream_url(sandbox: Sandbox, env) -> None:
 def test_other_http_status_on_the_stream_url(sandbox: Sandbox, env) -> None:
     sandbox.set_default_faults({"streamStatus": 502})
     try:
-        result = run_cli([*TASK, "--", "true"], env)
+        result = run_in_process([*TASK, "--", "true"], env)
     finally:
         sandbox.set_default_faults({})
     check_one_error(result, "answered HTTP 502 instead of opening a websocket")
@@ -133,7 +134,7 @@ def test_other_http_status_on_the_stream_url(sandbox: Sandbox, env) -> None:
 
 def test_dns_failure(sandbox: Sandbox, env, stream_base) -> None:
     sandbox.state.ws_base_url = "wss://nonexistent.invalid"
-    result = run_cli([*TASK, "--", "true"], env)
+    result = run_in_process([*TASK, "--", "true"], env)
     check_one_error(result, "cannot resolve nonexistent.invalid")
 
 
@@ -141,7 +142,7 @@ def test_tls_failure(sandbox: Sandbox, env, stream_base) -> None:
     server = OneAnswerServer(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
     try:
         sandbox.state.ws_base_url = f"wss://127.0.0.1:{server.port}"
-        result = run_cli([*TASK, "--", "true"], env)
+        result = run_in_process([*TASK, "--", "true"], env)
     finally:
         server.close()
     check_one_error(result, "TLS handshake with 127.0.0.1", "failed")
@@ -158,7 +159,7 @@ def test_proxy_that_refuses_connect(sandbox: Sandbox, tmp_path: Path, stream_bas
             HTTPS_PROXY=f"http://127.0.0.1:{proxy.port}",
             NO_PROXY="127.0.0.1,localhost",
         )
-        result = run_cli([*TASK, "--", "true"], env)
+        result = run_in_process([*TASK, "--", "true"], env)
     finally:
         proxy.close()
     assert proxy.connections == 1
@@ -170,7 +171,7 @@ def test_refused_resumed_tokens_cost_a_bounded_number_of_resumes(sandbox: Sandbo
     ResumeSession calls with backoff, then one line, instead of an endless loop."""
     sandbox.set_default_faults({"dropAfterMessages": 5, "resumeStreamStatus": 403})
     try:
-        result = run_cli([*TASK, *TICKS], env, timeout=120)
+        result = run_in_process([*TASK, *TICKS], env)
     finally:
         sandbox.set_default_faults({})
     check_one_error(result, "could not resume", "refused the session's stream token")
