@@ -278,24 +278,29 @@ def slow_consumer(sb: Sandbox, tmp: Path, size: int, pause: float) -> dict[str, 
         stdout=subprocess.PIPE,
     )
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ecs_exec", *ONE_TASK, "--", "cat", str(path)],
-        stdin=subprocess.DEVNULL,
-        stdout=consumer.stdin,
-        stderr=subprocess.DEVNULL,
-        env=env_for(sb),
-    )
-    assert consumer.stdin is not None
-    assert consumer.stdout is not None
-    consumer.stdin.close()  # ecs-exec holds the only write end now
-    _, status, usage = os.wait4(proc.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - start
-    out = consumer.stdout.read()
-    consumer.wait(timeout=60)
-    path.unlink()
-    got = json.loads(out.decode())
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ecs_exec", *ONE_TASK, "--", "cat", str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=consumer.stdin,
+            stderr=errors,
+            env=env_for(sb),
+        )
+        assert consumer.stdin is not None
+        assert consumer.stdout is not None
+        consumer.stdin.close()  # ecs-exec holds the only write end now
+        _, status, usage = os.wait4(proc.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - start
+        out = consumer.stdout.read()
+        consumer.wait(timeout=60)
+        path.unlink()
+        got = json.loads(out.decode())
+        errors.seek(0)
+        stderr = errors.read().decode(errors="replace").strip()
     return {
+        "exit_status": code,
+        "stderr": stderr[-500:],
         "bytes": got["bytes"],
         "exact": code == 0 and got["bytes"] == size and got["sha256"] == digest.hexdigest(),
         "rss_mb": usage.ru_maxrss / 1024,

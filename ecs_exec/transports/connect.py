@@ -207,8 +207,9 @@ async def open_websocket(
                 url,
                 max_size=None,
                 compression=None,
-                ping_interval=20,
-                ping_timeout=40,
+                # Keepalive is the caller's: websockets' own would count a stall of ours
+                # (a slow local consumer, so the socket is not read) as a dead connection.
+                ping_interval=None,
                 open_timeout=connect_timeout,
                 user_agent_header=f"ecs-exec/{__version__}",
                 proxy=None if is_loopback_url(url) else True,

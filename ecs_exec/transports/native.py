@@ -63,6 +63,10 @@ RESUME_TIMEOUT = 30.0
 #: Reconnect attempts (ResumeSession + dial) before giving up; the count restarts once a
 #: resumed connection delivers a frame, so only consecutive failures use it up.
 RESUME_ATTEMPTS = 8
+#: A ping every this many seconds; a connection that answers nothing for
+#: ``KEEPALIVE_TIMEOUT`` more, while we were reading it, is dropped and resumed.
+KEEPALIVE_INTERVAL = 20.0
+KEEPALIVE_TIMEOUT = 40.0
 
 
 def check_stream_url(url: str) -> None:
@@ -163,6 +167,9 @@ class NativeStream:
         self._driver.attach(self._connection)
         self._runner = asyncio.ensure_future(self._run())
         self._runner.add_done_callback(self._runner_done)
+        keepalive = asyncio.ensure_future(self._keepalive())
+        self._tasks.add(keepalive)
+        keepalive.add_done_callback(self._tasks.discard)
 
     async def send(self, data: bytes) -> None:
         driver, drained = self._started()
@@ -413,6 +420,41 @@ class NativeStream:
             hint=(last.hint if last is not None and last.hint else "check the network")
             + "; the remote command may still be running",
         )
+
+    async def _keepalive(self) -> None:
+        """Ping the current socket; drop it if it stays silent while we read it.
+
+        websockets' own keepalive cannot tell a dead network from a socket we stopped
+        reading on purpose (flow control: the pong waits unread behind the output). Here
+        any frame received counts as a sign of life, and a wait during which the output
+        buffer stalled proves nothing.
+        """
+        from websockets.exceptions import ConnectionClosed
+
+        driver, _ = self._started()
+        output = self._output
+        assert output is not None
+        while True:
+            await asyncio.sleep(KEEPALIVE_INTERVAL)
+            ws = self._ws
+            progress = (driver.frames_received, output.stalls)
+            try:
+                # As websockets' keepalive: the clock starts once the ping is written (a
+                # write blocked by the far end's backpressure is not silence).
+                pong = await ws.ping()
+                async with asyncio.timeout(KEEPALIVE_TIMEOUT):
+                    await pong
+                continue
+            except ConnectionClosed:
+                continue  # the read loop sees it too and resumes
+            except TimeoutError:
+                pass
+            if ws is not self._ws or output.stalled:
+                continue
+            if (driver.frames_received, output.stalls) != progress:
+                continue
+            logger.debug("no answer to a ping for %.0f s: dropping the socket", KEEPALIVE_TIMEOUT)
+            ws.transport.abort()  # the read loop ends and resumes the session
 
     def _runner_done(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():

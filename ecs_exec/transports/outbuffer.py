@@ -34,6 +34,10 @@ class OutputBuffer:
         self._room.set()
         self._ended = False
         self._error: BaseException | None = None
+        #: How many times the reader had to wait for room (the websocket went unread).
+        self.stalls = 0
+        #: Whether the reader is waiting for room right now.
+        self.stalled = False
 
     @property
     def finished(self) -> bool:
@@ -79,9 +83,16 @@ class OutputBuffer:
 
     async def wait_room(self) -> None:
         """Wait while more than ``high_water`` bytes are buffered (or until the end)."""
-        while self.size > self.high_water and not self.finished:
-            self._room.clear()
-            await self._room.wait()
+        if self.size <= self.high_water or self.finished:
+            return
+        self.stalls += 1
+        self.stalled = True
+        try:
+            while self.size > self.high_water and not self.finished:
+                self._room.clear()
+                await self._room.wait()
+        finally:
+            self.stalled = False
 
 
 __all__ = ["OUTPUT_HIGH_WATER", "OutputBuffer"]

@@ -17,6 +17,7 @@ from ecs_exec.aws.resolve import ExecTarget, Resolver, TargetSpec
 from ecs_exec.errors import ConnectionLostError
 from ecs_exec.sandbox import demo
 from ecs_exec.sandbox.server import Sandbox, running_sandbox
+from ecs_exec.transports import native
 from ecs_exec.transports.native import NativeStream
 
 SIZE = 20 * 1024 * 1024
@@ -208,13 +209,16 @@ def test_a_slow_consumer_stops_the_reads_instead_of_queueing(sandbox, blob, monk
     still arrives, in order."""
     clients = clients_for(sandbox, monkeypatch)
     high_water = 64 * 1024
+    # Pings go unanswered while the socket is not read: that stall is ours, not a dead link.
+    monkeypatch.setattr(native, "KEEPALIVE_INTERVAL", 0.05)
+    monkeypatch.setattr(native, "KEEPALIVE_TIMEOUT", 0.1)
     target, session = start(
         clients,
         TargetSpec(cluster="demo", task=demo.WEB_READY_1, container="app"),
         f"sh -c 'stty raw -echo; sleep 0.2; cat {blob}'",
     )
 
-    async def run() -> tuple[bytes, int]:
+    async def run() -> tuple[bytes, int, int]:
         stream = NativeStream(
             session, clients=clients, target=target.ssm_target, output_high_water=high_water
         )
@@ -227,11 +231,12 @@ def test_a_slow_consumer_stops_the_reads_instead_of_queueing(sandbox, blob, monk
                     break
                 await asyncio.sleep(0.01)
             await asyncio.sleep(0.5)
-            return await collect(stream), stream.output_peak
+            return await collect(stream), stream.output_peak, stream.reconnects
         finally:
             await stream.close()
 
-    got, peak = asyncio.run(run())
+    got, peak, reconnects = asyncio.run(run())
+    assert reconnects == 0
     assert high_water < peak <= high_water + 1024
     assert len(got) == SIZE
     assert hashlib.sha256(got).hexdigest() == hashlib.sha256(blob.read_bytes()).hexdigest()
