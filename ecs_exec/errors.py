@@ -24,7 +24,9 @@
     │   ├── StreamConnectError        the data channel's websocket could not be opened
     │   │   └── StreamTokenRejectedError  the service refused the stream token (HTTP 403)
     │   ├── TaskStoppedError          the task stopped while the session ran
+    │   ├── SessionEndedError         the session ended before the remote exit status came
     │   ├── RemoteSetupError          the container lacks what the remote framing needs
+    │   ├── SessionNotTerminatedError TerminateSession failed (a warning, never raised)
     │   └── InvalidStateError         misuse of a channel in the wrong state
     ├── PluginError                 the session-manager-plugin binary is missing or failed
     ├── TerminalError               a terminal was required and none is there
@@ -219,8 +221,34 @@ class TaskStoppedError(SessionError):
     """The task stopped during the session (the agent dies with it and says nothing)."""
 
 
+class SessionEndedError(SessionError):
+    """The session ended before the remote command reported its exit status.
+
+    Args:
+        reason: ``"terminated"``, ``"idle"``, ``"lost-output"`` or ``"not-started"``.
+    """
+
+    def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
+
+
 class RemoteSetupError(SessionError):
     """The container lacks a tool the remote framing needs (named in the message)."""
+
+
+class SessionNotTerminatedError(SessionError):
+    """TerminateSession failed after the session was cut short: the remote command may still
+    be running. Handed to a warning callback, not raised: the session's own outcome (an exit
+    status or another error) is what the caller reports first.
+
+    Args:
+        session_id: the session that may still be running.
+    """
+
+    def __init__(self, message: str, *, session_id: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.session_id = session_id
 
 
 class InvalidStateError(EcsExecError, AssertionError):
@@ -262,6 +290,7 @@ __all__ = [
     "RemoteSetupError",
     "ServiceNotFoundError",
     "SessionError",
+    "SessionNotTerminatedError",
     "StreamConnectError",
     "StreamTokenRejectedError",
     "TargetNotConnectedError",

@@ -105,8 +105,8 @@ The remote exit status becomes ecs-exec's; ecs-exec's own failures exit 255, usa
 errors 2 (--debug keeps these). --profile, --region, --endpoint-url, --sandbox, --debug,
 --quiet go before or after a subcommand. Flags win over the environment: CLUSTER_NAME,
 SERVICE_NAME, CONTAINER, the AWS_* variables, ECS_EXEC_PLUGIN, ECS_EXEC_DEBUG,
-ECS_EXEC_TASK_POLL, ECS_EXEC_TIMINGS (see the README). An empty flag value is an error;
-an empty environment variable counts as unset.
+ECS_EXEC_TASK_POLL, ECS_EXEC_HEARTBEAT, ECS_EXEC_TIMINGS (see the README). An empty flag
+value is an error; an empty environment variable counts as unset.
 Try it with no AWS account: `ecs-exec --sandbox ls --cluster demo --service web`.
 """
 

@@ -17,18 +17,30 @@ Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and b
    to output. Input arriving earlier would be echoed and cooked, so the script prints ``R``
    (ready) only now and the client sends no stdin before it sees it.
 3. A private ``mktemp -d`` directory holds FIFOs for stdin/stdout/stderr and the encoders'
-   hand-offs; traps remove it on every exit path (EXIT, and HUP/TERM turned into exits so the
-   EXIT trap runs).
-4. Stdin reader: each frame is an 8-byte space-padded decimal length and a body (see
+   hand-offs. It is removed before the exit record is printed (below), and by an EXIT trap
+   on the other ways out (HUP turned into an exit so the trap runs).
+4. Signals: the script and every helper it starts ignore SIGINT and SIGTERM (ignored
+   dispositions are inherited, so the helpers are immune from their first instruction);
+   only while the command runs does the script catch them instead (a caught signal is reset
+   to the default in the command it execs). So an interrupt can be sent to the whole
+   process group, as a terminal's Ctrl-C is, and only the command and its children feel it.
+5. Stdin reader ``i``: each frame is an 8-byte header and a body (see
    :mod:`ecs_exec.remote.encoder`); both are read with ``dd bs=<n> count=1 iflag=fullblock``,
    which reads exactly n bytes and never past them. The obvious tools over-read from a raw
    tty: bash's ``read`` builtin buffers when its input is a terminal, busybox ``head -c``
    reads through stdio. A dd without ``iflag=fullblock`` falls back to ``bs=1``, exact but
    slow. In base64 mode the length counts base64 characters and each body goes through
-   ``base64 -d``. Length ``0`` means EOF.
-5. The command runs with its stdio on the FIFOs (fd 3, our copy of the tty, closed), so ``$?``
-   is the shell's status: 127 not found, 128+N for signal N.
-6. Each output stream has a three-stage encoder, so that reading, compressing and the agent's
+   ``base64 -d``. Length ``0`` means EOF: the command's stdin is closed, but the reader goes
+   on, because control frames come until the end (in every stdin mode): ``h`` is answered
+   with an ``H`` record, ``i`` sends SIGINT to the process group and SIGTERM 2 s later
+   (:data:`INTERRUPT_GRACE`), ``a`` (the exit confirmation) ends the reader. A body whose
+   command has gone (EPIPE) is still read whole, so the framing stays in step.
+6. The command runs as ``(exec "$@")`` with its stdio on the FIFOs: ``exec`` looks only at
+   PATH, as the agent would, so the script's own functions never shadow a command. The
+   script looks the command up first and prints ``ecs-exec: NAME: command not found``
+   (127) or ``...: Permission denied`` (126) itself, rather than sh's message with the
+   wrapper's line number. ``$?`` is then the shell's status: 128+N for signal N.
+7. Each output stream has a three-stage encoder, so that reading, compressing and the agent's
    slow drain of the tty all overlap, and compression works on large units (bzip2 packs log
    text ~9x in 64 KiB pieces, ~11.4x in 900 kB ones):
 
@@ -54,12 +66,17 @@ Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and b
      during the agent's 1 s initial wait, but at most 2 others (up to ~1.2 MB each). With the
      32 chunk files that bounds the disk used per stream to about 7 MB.
 
-7. Wait for the encoders, stop the stdin reader, print ``X<status>``, pause 0.3 s and exit
-   with it. The pause matters: the script is the session leader of the PTY, and when it
-   exits the kernel hangs the terminal up, and a pty hangup flushes output the reader has not
-   read yet (``pty_flush_buffer``), so a record written just before exiting could vanish.
-   The client stops at the exit record, so nobody waits for the pause. The interactive
-   wrapper pauses after its exit marker for the same reason.
+8. The exit handshake: wait for the encoders, remove the private directory, print
+   ``X<status>``, then wait until the reader has read the client's confirmation (at most
+   :data:`CONFIRM_WAIT` seconds: a client that vanished does not keep the script for long),
+   and exit with the status. The wait matters: the script is the session leader of the
+   PTY, and when it exits the kernel hangs the terminal up, and a pty hangup flushes output
+   the reader has not read yet (``pty_flush_buffer``), so a record written just before
+   exiting could vanish on a busy machine, whatever pause came before the exit. It also
+   keeps the agent from closing the session (it does that 2 s after the PTY's end) while
+   output lost in a dropped connection is still being resent. Since the directory is gone
+   before the record, a session terminated right after it leaves nothing behind. The
+   interactive wrapper does the same after its exit marker (:mod:`ecs_exec.remote.marker`).
 
 The records are described in :mod:`ecs_exec.remote.decoder`.
 """
@@ -79,7 +96,7 @@ StdinMode = Literal["raw", "base64", "none"]
 #: Value of ``$0`` in the wrapper scripts; shows up in ``ps`` and in sh error messages.
 SCRIPT_NAME = "ecs-exec"
 #: Tools the one-off script cannot do without (gzip and wc are optional).
-REQUIRED_TOOLS = ("stty", "mktemp", "mkfifo", "dd", "base64", "rm")
+REQUIRED_TOOLS = ("stty", "mktemp", "mkfifo", "dd", "base64", "rm", "sleep")
 #: Tools used when present: bzip2 or else gzip compresses output, wc compares sizes.
 OPTIONAL_TOOLS = ("bzip2", "gzip", "wc")
 #: Largest chunk one encoder read (dd bs) can yield.
@@ -89,6 +106,12 @@ OUTPUT_CHUNK = 65536
 FRAME_CHUNKS = 14
 #: Largest decompressed output frame.
 OUTPUT_FRAME = FRAME_CHUNKS * OUTPUT_CHUNK
+#: Seconds the scripts wait for the client's confirmation of the exit record or marker
+#: (the script's ``sleep 60``). Longer than a resumed connection takes to deliver what a drop
+#: lost (the agent resends one message per 100 ms), short enough not to linger.
+CONFIRM_WAIT = 60
+#: Seconds between the SIGINT and the SIGTERM of an interrupt (the script's ``sleep 2``).
+INTERRUPT_GRACE = 2
 
 _NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _STDIN_FLAG: dict[StdinMode, str] = {"raw": "r", "base64": "b", "none": "n"}
@@ -97,7 +120,7 @@ _STDIN_FLAG: dict[StdinMode, str] = {"raw": "r", "base64": "b", "none": "n"}
 ONEOFF_SCRIPT = r"""n=$1 m=$2 z=$3
 shift 3
 r() { printf '\n@%s:%s\n' "$n" "$1"; }
-for t in stty mktemp mkfifo dd base64 rm; do
+for t in stty mktemp mkfifo dd base64 rm sleep; do
 command -v $t >/dev/null 2>&1 || { r "M$t"; exit 127; }
 done
 c=
@@ -115,7 +138,7 @@ done
 [ -n "$d" ] || { r Mtmpdir; exit 127; }
 trap 'rm -rf "$d"' EXIT
 trap 'exit 129' HUP
-trap 'exit 143' TERM
+trap '' INT TERM
 (cd "$d" && mkfifo i O E On En Of Ef Oc Ec Ow Ew) || { r Mtmpdir; exit 127; }
 fb=iflag=fullblock
 dd if=/dev/null bs=1 count=1 $fb 2>/dev/null || fb=
@@ -188,10 +211,38 @@ i() {
 if [ -n "$fb" ]; then h="bs=8 count=1 $fb"; else h="bs=1 count=8"; fi
 while l=$(dd $h 2>/dev/null); do
 l=${l##* }
-case $l in ''|0|*[!0-9]*) break;; esac
-if [ -n "$fb" ]; then x="bs=$l count=1 $fb"; else x="bs=1 count=$l"; fi
-if [ "$m" = b ]; then dd $x 2>/dev/null | base64 -d; else dd $x 2>/dev/null; fi
+case $l in
+a) break;;
+h) r H >&7;;
+i) kill -s INT 0
+(sleep 2; kill -s TERM 0) </dev/null >/dev/null 2>&1 7>&- &
+;;
+0) exec >/dev/null;;
+''|*[!0-9]*) break;;
+*) if [ -n "$fb" ]; then x="bs=$l count=1 $fb"; else x="bs=1 count=$l"; fi
+if [ "$m" = b ]; then dd $x 2>/dev/null | { base64 -d 2>/dev/null || cat >/dev/null; }
+elif [ -n "$fb" ]; then dd $x 2>/dev/null
+else dd $x 2>/dev/null | { cat || cat >/dev/null; }
+fi;;
+esac
 done
+}
+w() {
+case $1 in
+*/*) [ -f "$1" ] && [ -x "$1" ] && return 0; [ -e "$1" ] && return 126; return 127;;
+esac
+x=127 b=$IFS
+IFS=:
+set -f
+for t in ${PATH-/usr/local/bin:/usr/bin:/bin}; do
+t=${t:-.}/$1
+[ -f "$t" ] || continue
+[ -x "$t" ] && x=0 && break
+x=126
+done
+IFS=$b
+set +f
+return $x
 }
 a O <"$d/O" >"$d/On" 5<>"$d/Oc" & g=$!
 a E <"$d/E" >"$d/En" 5<>"$d/Ec" & h=$!
@@ -199,26 +250,38 @@ e O <"$d/On" >"$d/Of" 5<>"$d/Oc" 6<>"$d/Ow" &
 e E <"$d/En" >"$d/Ef" 5<>"$d/Ec" 6<>"$d/Ew" &
 f O <"$d/Of" 6<>"$d/Ow" & o=$!
 f E <"$d/Ef" 6<>"$d/Ew" & q=$!
-r R
-p=
-if [ "$m" = n ]; then
-"$@" </dev/null >"$d/O" 2>"$d/E"
-s=$?
-else
+k=$d/i
+[ "$m" != n ] || k=/dev/null
 exec 3<&0
-i <&3 >"$d/i" 3<&- & p=$!
-"$@" <"$d/i" >"$d/O" 2>"$d/E" 3<&-
+i <&3 3<&- 7>&1 >"$k" & p=$!
+exec 3<&-
+r R
+trap : INT TERM
+if w "$1"; then (exec "$@")
+else
 s=$?
-fi
-wait $o $q $g $h
-[ -z "$p" ] || kill $p 2>/dev/null
+[ $s = 127 ] && t='command not found' || t='Permission denied'
+printf '%s: %s: %s\n' "$0" "$1" "$t" >&2
+(exit $s)
+fi <"$k" >"$d/O" 2>"$d/E"
+s=$?
+trap '' INT TERM
+for t in $o $q $g $h; do
+while kill -0 $t 2>/dev/null; do wait $t; done
+done
+rm -rf "$d"
 r "X$s"
-sleep 0.3 2>/dev/null
+(sleep 60; kill -s KILL $p) </dev/null >/dev/null 2>&1 & k=$!
+while kill -0 $p 2>/dev/null; do wait $p; done
+kill -s KILL $k 2>/dev/null
 exit $s
 """
 
 # Interactive sessions: the command owns the PTY (no stty, no framing); afterwards an OSC
-# sequence carries the status, which terminals ignore if it ever leaks to the screen.
+# sequence carries the status, which terminals ignore if it ever leaks to the screen, and the
+# wrapper waits for the client's confirmation line (see ecs_exec.remote.marker). Only sh is
+# required: without stty the line is read cooked (the client no longer shows anything), and
+# without sleep the wait is bounded by the session's end instead.
 INTERACTIVE_SCRIPT = r"""n=$1
 shift
 if [ $# -eq 0 ]; then
@@ -226,8 +289,14 @@ if command -v bash >/dev/null 2>&1; then set -- bash -l; else set -- sh -l; fi
 fi
 "$@"
 s=$?
+stty raw -echo 2>/dev/null
 printf '\033]7770;%s;%d\007' "$n" "$s"
-sleep 0.3 2>/dev/null
+if command -v sleep >/dev/null 2>&1; then
+(sleep 60; kill -s KILL $$) </dev/null >/dev/null 2>&1 &
+fi
+while read -r l; do
+case $l in *"$n"*) break;; esac
+done
 exit $s
 """
 
@@ -239,6 +308,7 @@ _PURPOSE = {
     "dd": "reading output and input in chunks",
     "base64": "carrying exact binary output through the terminal",
     "rm": "removing its temporary directory afterwards",
+    "sleep": "bounding its waits (for the exit confirmation, before SIGTERM)",
 }
 _SETUP_HINT = (
     "add coreutils or busybox to the image (or a debug sidecar that has them); "

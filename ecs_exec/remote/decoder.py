@@ -5,6 +5,7 @@ Record grammar (bytes; ``N`` is the session nonce, ``[A-Za-z0-9_-]{8,64}``)::
     stream  = *( noise / record )
     record  = [CR] LF "@" N ":" header [CR] LF [ body "." ]
     header  = "R"                     ; ready: raw mode is on, stdin may be sent
+            / "H"                     ; heartbeat: the answer to a heartbeat frame; ignored
             / "X" 1*DIGIT             ; exited with this status
             / "M" 1*VCHAR             ; setup failed: this tool/resource is missing
             / ("O" / "E") ("b" / "z" / "j")
@@ -80,6 +81,11 @@ class StreamDecoder:
             pass
         return events
 
+    @property
+    def in_record(self) -> bool:
+        """Whether the stream so far ends inside a record (its rest has not arrived)."""
+        return self._state != _SCAN
+
     def close(self) -> list[Event]:
         """Signal end of stream; returns held-back noise.
 
@@ -142,6 +148,8 @@ class StreamDecoder:
         kind, arg = line[:1], line[1:]
         if line == b"R":
             events.append(Ready())
+        elif line == b"H":
+            pass  # it kept the session busy; that was its whole job
         elif kind == b"X" and arg.isdigit():
             events.append(Exited(int(arg)))
         elif kind == b"M" and arg:

@@ -9,6 +9,18 @@ side read it with ``dd`` exactly, with no line reading (bash's ``read`` over-rea
   without line breaks and ``n`` counts its characters. No frame contains LF at all, which
   matters because the plugin turns a 1-byte read of LF into CR.
 
+Control frames are an 8-character header alone: seven spaces and a lowercase letter. They
+are valid before and after EOF, because the script keeps reading its terminal until the end:
+
+* ``h`` heartbeat: the script answers with a heartbeat record (see
+  :mod:`ecs_exec.remote.decoder`), so the session carries traffic both ways while a command is
+  silent (ECS Exec ends sessions idle for 20 minutes).
+* ``i`` interrupt: the script sends SIGINT to the command (its whole process group, as a
+  terminal's Ctrl-C does) and SIGTERM ``INTERRUPT_GRACE`` seconds later; it then finishes
+  normally: exit record, temporary directory removed.
+* ``a`` the client has the exit record: the script may exit now (see
+  :mod:`ecs_exec.remote.command`, "the exit handshake").
+
 Send no frame before the decoder has reported :class:`~ecs_exec.remote.events.Ready`: until
 then the remote terminal still echoes and cooks input.
 """
@@ -22,6 +34,10 @@ from ecs_exec.errors import InvalidStateError
 
 #: Largest frame body; the remote ``dd bs=<n>`` allocates this much.
 MAX_BODY = 65536
+#: Control frames: a header with a letter where the length would be.
+HEARTBEAT = b"       h"
+INTERRUPT = b"       i"
+EXIT_CONFIRMED = b"       a"
 
 
 class StdinEncoder:
@@ -66,3 +82,18 @@ class StdinEncoder:
             raise InvalidStateError("stdin was already closed")
         self._closed = True
         return b"%8d" % 0
+
+    @staticmethod
+    def heartbeat() -> bytes:
+        """A frame the script answers with a heartbeat record and otherwise ignores."""
+        return HEARTBEAT
+
+    @staticmethod
+    def interrupt() -> bytes:
+        """A frame asking the script to interrupt the command (SIGINT, later SIGTERM)."""
+        return INTERRUPT
+
+    @staticmethod
+    def confirm_exit() -> bytes:
+        """The frame that tells the script its exit record arrived; send it once, last."""
+        return EXIT_CONFIRMED

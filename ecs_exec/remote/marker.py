@@ -4,6 +4,13 @@ The interactive wrapper (:func:`~ecs_exec.remote.command.build_interactive_comma
 ``ESC ] 7770 ; <nonce> ; <status> BEL`` after the command exits: an OSC sequence, which
 terminals ignore if it ever reaches one. The filter removes it even when split across chunks
 and holds back only a tail that could still become the marker, so output is not delayed.
+
+The exit handshake: before printing the marker the wrapper switches the PTY to raw mode
+without echo, and after it the wrapper reads lines until one contains the nonce (or 60 s
+pass), because its exit as the session leader hangs the terminal up, which can discard output
+not read yet. The client sends :attr:`ExitMarkerFilter.confirmation` as soon as it has the
+marker. The leading LF ends whatever the user typed after the command exited, so that line
+cannot hide the nonce; raw mode keeps the line from being echoed into the output.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ class ExitMarkerFilter:
         self._held = b""
         #: The remote exit status once the marker was seen, else None.
         self.exit_code: int | None = None
+        #: Send this once the marker was seen: the wrapper then exits at once.
+        self.confirmation = b"\n" + nonce.encode("ascii") + b"\n"
 
     def feed(self, data: bytes) -> bytes:
         """Return what of ``held + data`` can be displayed now, marker removed."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import pexpect
 import pytest
@@ -41,7 +40,8 @@ def test_shell_prompt_resize_ctrl_c_and_exit_status(fast_sandbox, env_for):
         child.expect_exact("40 132")
         child.expect_exact("PROMPT$ ")
         child.setwinsize(33, 99)
-        child.sendline("sleep 0.3; stty size")
+        # The new size arrives in its own time: wait for it remotely (not for a fixed time).
+        child.sendline('until [ "$(stty size)" = "$((30+3)) 99" ]; do sleep 0.05; done; stty size')
         child.expect_exact("33 99")
         child.expect_exact("PROMPT$ ")
         # Ctrl-C interrupts the remote sleep; the shell and the session go on.
@@ -112,8 +112,8 @@ def test_ctrl_z_and_ctrl_backslash_reach_the_remote_as_bytes(fast_sandbox, env_f
     try:
         child.sendline("PS1='PROMPT$ '")
         child.expect_exact("PROMPT$ ")
-        child.sendline("stty raw -echo; head -c 3 | od -An -tx1; stty sane")
-        time.sleep(1.0)  # let stty raw take effect before the control bytes arrive
+        child.sendline("stty raw -echo; echo RAW-$((1+1)); head -c 3 | od -An -tx1; stty sane")
+        child.expect_exact("RAW-2")  # the remote terminal is raw now: send the control bytes
         child.send(b"\x1a\x1c\x03")
         child.expect(r"1a 1c 03")
         child.expect_exact("PROMPT$ ")
@@ -122,3 +122,19 @@ def test_ctrl_z_and_ctrl_backslash_reach_the_remote_as_bytes(fast_sandbox, env_f
     finally:
         child.close()
     assert child.exitstatus == 0
+
+
+def test_session_terminated_meanwhile_is_named(sandbox, env_for):
+    """TerminateSession from elsewhere: one line saying so, exit 255, not a blamed container."""
+    child = spawn(env_for(sandbox), *WEB, "--interactive", "--", "sh")
+    try:
+        child.sendline("echo ready-$((1+1))")
+        child.expect_exact("ready-2")
+        (running,) = [s for s in sandbox.agent_sessions() if not s.finished]
+        sandbox.state.sessions.terminate_session(running.session_id)
+        child.expect_exact("the session ended without reporting the shell's exit status")
+        child.expect(pexpect.EOF, timeout=15)
+        assert b"container may have stopped" not in (child.before or b"")
+    finally:
+        child.close()
+    assert child.exitstatus == 255

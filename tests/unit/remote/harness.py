@@ -21,7 +21,7 @@ import subprocess
 import termios
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ecs_exec.remote import (
@@ -156,9 +156,10 @@ class AgentEmulator:
     Args:
         command: the ExecuteCommand ``command`` string.
         path: the PATH the command is resolved and run with (default: this process's).
+        tmpdir: the TMPDIR of the command (default: unset, so /tmp).
     """
 
-    def __init__(self, command: str, *, path: str | None = None) -> None:
+    def __init__(self, command: str, *, path: str | None = None, tmpdir: str | None = None) -> None:
         argv = shlexgo.split(command)
         env = {
             "PATH": path if path is not None else os.environ["PATH"],
@@ -166,6 +167,8 @@ class AgentEmulator:
             "LANG": "C.UTF-8",
             "HOME": "/root",
         }
+        if tmpdir is not None:
+            env["TMPDIR"] = tmpdir
         self._master, slave = os.openpty()
         try:
             self.process = subprocess.Popen(
@@ -276,6 +279,7 @@ class Result:
     events: list[tuple[float, Event]] = field(default_factory=list)
     wire_bytes: int = 0
     leftover_processes: bool = False
+    heartbeats: int = 0  # heartbeat records seen (the decoder drops them)
 
 
 def run_oneoff(
@@ -286,20 +290,27 @@ def run_oneoff(
     compress: bool = True,
     path: str | None = None,
     timeout: float = 30.0,
+    confirm: bool = True,
+    tmpdir: str | None = None,
+    on_event: Callable[[Event, AgentEmulator], None] | None = None,
 ) -> Result:
     """Run ``argv`` through the framing script in an :class:`AgentEmulator` and decode it.
 
     ``stdin`` is sent (framed by :class:`StdinEncoder`, then EOF) once ``Ready`` arrives.
-    ``stdin_mode`` defaults to ``"none"`` without stdin and ``"raw"`` with it.
+    ``stdin_mode`` defaults to ``"none"`` without stdin and ``"raw"`` with it. The exit record
+    is confirmed as a client does, unless ``confirm`` is false. ``on_event`` sees every
+    event as it is decoded, with the agent (to write control frames, for instance).
     """
     mode: StdinMode = stdin_mode or ("none" if stdin is None else "raw")
     nonce = new_nonce()
     agent = AgentEmulator(
-        build_oneoff_command(argv, nonce=nonce, stdin_mode=mode, compress=compress), path=path
+        build_oneoff_command(argv, nonce=nonce, stdin_mode=mode, compress=compress),
+        path=path,
+        tmpdir=tmpdir,
     )
     decoder = StreamDecoder(nonce)
     result = Result()
-    out, err, noise = bytearray(), bytearray(), bytearray()
+    out, err, noise, raw = bytearray(), bytearray(), bytearray(), bytearray()
     deadline = time.monotonic() + timeout
     try:
         while True:
@@ -310,8 +321,12 @@ def run_oneoff(
             events = decoder.close() if item is None else decoder.feed(item[1])
             now = time.monotonic() if item is None else item[0]
             result.wire_bytes += 0 if item is None else len(item[1])
+            if item is not None:
+                raw += item[1]
             for event in events:
                 result.events.append((now, event))
+                if on_event is not None:
+                    on_event(event, agent)
                 if isinstance(event, Ready):
                     result.ready_at = now
                     if mode != "none":
@@ -326,6 +341,8 @@ def run_oneoff(
                     noise += event.data
                 elif isinstance(event, Exited):
                     result.code = event.code
+                    if confirm:
+                        agent.write(StdinEncoder.confirm_exit())
                 elif isinstance(event, SetupFailed):
                     result.setup_failed = event.tool
             if item is None:
@@ -334,6 +351,7 @@ def run_oneoff(
         agent.close()
         result.leftover_processes = agent.leftover_processes
     result.stdout, result.stderr, result.noise = bytes(out), bytes(err), bytes(noise)
+    result.heartbeats = raw.count(b"\n@" + nonce.encode() + b":H\n")
     return result
 
 

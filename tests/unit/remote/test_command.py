@@ -85,3 +85,14 @@ def test_script_frame_bounds_match_the_decoder() -> None:
     """The decoder's frame limit is derived from these; the script spells them out."""
     assert f"bs={OUTPUT_CHUNK} count=1 of=" in ONEOFF_SCRIPT
     assert f"[ $m -le {FRAME_CHUNKS} ] || m={FRAME_CHUNKS}" in ONEOFF_SCRIPT
+
+
+def test_script_waits_match_the_documented_constants() -> None:
+    from ecs_exec.remote.command import CONFIRM_WAIT, INTERRUPT_GRACE
+    from ecs_exec.session.oneoff import INTERRUPT_WAIT
+
+    assert f"(sleep {CONFIRM_WAIT}; kill -s KILL $p)" in ONEOFF_SCRIPT
+    assert f"(sleep {CONFIRM_WAIT}; kill -s KILL $$)" in INTERACTIVE_SCRIPT
+    assert f"(sleep {INTERRUPT_GRACE}; kill -s TERM 0)" in ONEOFF_SCRIPT
+    assert INTERRUPT_WAIT > INTERRUPT_GRACE + 1  # the client waits for the SIGTERM's outcome
+    assert "sleep 0.3" not in ONEOFF_SCRIPT + INTERACTIVE_SCRIPT  # no pause stands in for it

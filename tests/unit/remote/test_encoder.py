@@ -45,3 +45,14 @@ def test_closed_encoder_refuses_input() -> None:
 def test_body_limit_is_checked() -> None:
     with pytest.raises(ValueError, match="max_body"):
         StdinEncoder("raw", max_body=100_000)
+
+
+def test_control_frames_are_headers_without_lf_valid_after_eof() -> None:
+    encoder = StdinEncoder("base64")
+    encoder.eof()
+    frames = [encoder.heartbeat(), encoder.interrupt(), encoder.confirm_exit()]
+    assert [len(frame) for frame in frames] == [8, 8, 8]
+    assert len(set(frames)) == 3
+    for frame in frames:
+        assert b"\n" not in frame
+        assert not frame.strip().isdigit()  # never mistaken for a length

@@ -42,10 +42,15 @@ def test_interactive_wrapper_prints_marker() -> None:
     agent = AgentEmulator(build_interactive_command(["sh", "-c", "echo hi; exit 5"], nonce=nonce))
     flt = ExitMarkerFilter(nonce)
     shown = b""
+    confirmed = False
     while (item := agent.output.get(timeout=5)) is not None:
         shown += flt.feed(item[1])
+        if flt.exit_code is not None and not confirmed:
+            # Type-ahead first: the wrapper skips lines until the one with the nonce.
+            agent.write(b"ls -l\r" + flt.confirmation)
+            confirmed = True
     shown += flt.flush()
-    agent.close()
+    assert agent.close() == 5
     assert shown == b"hi\r\n"
     assert flt.exit_code == 5
     assert not agent.leftover_processes
