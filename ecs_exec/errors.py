@@ -22,6 +22,8 @@
     │   │   └── RemoteProtocolError   the agent sent invalid data (bad digest, decrypt failure)
     │   ├── HandshakeError            the session-type or KMS handshake failed
     │   ├── ConnectionLostError       the websocket dropped and could not be resumed in time
+    │   ├── StreamConnectError        the data channel's websocket could not be opened
+    │   │   └── StreamTokenRejectedError  the service refused the stream token (HTTP 403)
     │   ├── TaskStoppedError          the task stopped while the session ran
     │   ├── SessionEndedError         the session ended before the remote exit status came
     │   ├── RemoteSetupError          the container lacks what the remote framing needs
@@ -211,6 +213,23 @@ class ConnectionLostError(SessionError):
     """The websocket dropped and the session could not be resumed within the bound."""
 
 
+class StreamConnectError(SessionError):
+    """The data channel's websocket could not be opened: refused, DNS, TLS, proxy, timeout,
+    or an HTTP status other than 101 on the stream URL.
+
+    Args:
+        retryable: whether a later attempt (with a fresh token) may succeed.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retryable = retryable
+
+
+class StreamTokenRejectedError(StreamConnectError):
+    """The service refused the stream token (expired, or already used)."""
+
+
 class TaskStoppedError(SessionError):
     """The task stopped during the session (the agent dies with it and says nothing)."""
 
@@ -286,6 +305,8 @@ __all__ = [
     "ServiceNotFoundError",
     "SessionError",
     "SessionNotTerminatedError",
+    "StreamConnectError",
+    "StreamTokenRejectedError",
     "TargetNotConnectedError",
     "TargetNotFoundError",
     "TaskStoppedError",

@@ -17,6 +17,9 @@ when a session-manager-plugin binary is on PATH (otherwise skipped, saying so).
 Run it with byte-code caching on (PYTHONDONTWRITEBYTECODE unset): installed packages come
 with compiled modules, so a run that compiles ecs_exec on every start measures nothing a
 user sees. The children's environment drops that variable for the same reason.
+
+Flow control (--slow-consumer runs only this): 1 GB of one-off output into a pipe whose reader
+sleeps 60 s first keeps ecs-exec under 100 MB peak RSS, byte-exact.
 """
 
 from __future__ import annotations
@@ -287,6 +290,68 @@ def echo_latency(sb: Sandbox, latency_ms: int) -> dict[str, float]:
     }
 
 
+# The slow consumer of slow_consumer(): sleeps first (a pipe into a program that is busy), then
+# reads everything, and prints the size and SHA-256 of what it got.
+SLOW_CONSUMER = r"""
+import hashlib, json, sys, time
+time.sleep(float(sys.argv[1]))
+digest, size = hashlib.sha256(), 0
+while chunk := sys.stdin.buffer.read(1 << 20):
+    digest.update(chunk)
+    size += len(chunk)
+print(json.dumps({"bytes": size, "sha256": digest.hexdigest()}))
+"""
+
+
+def slow_consumer(sb: Sandbox, tmp: Path, size: int, pause: float) -> dict[str, object]:
+    """Flow control: `ecs-exec -- cat FILE` (size bytes) piped into a consumer that sleeps
+    `pause` seconds before reading. Target: peak RSS of ecs-exec < 100 MB, every byte."""
+    path = tmp / "slow-consumer-blob"
+    digest = hashlib.sha256()
+    with path.open("wb") as handle:
+        left = size
+        while left:
+            piece = os.urandom(min(left, 4 * MB))
+            digest.update(piece)
+            handle.write(piece)
+            left -= len(piece)
+    consumer = subprocess.Popen(
+        [sys.executable, "-c", SLOW_CONSUMER, str(pause)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ecs_exec", *ONE_TASK, "--", "cat", str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=consumer.stdin,
+            stderr=errors,
+            env=env_for(sb),
+        )
+        assert consumer.stdin is not None
+        assert consumer.stdout is not None
+        consumer.stdin.close()  # ecs-exec holds the only write end now
+        _, status, usage = os.wait4(proc.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - start
+        out = consumer.stdout.read()
+        consumer.wait(timeout=60)
+        path.unlink()
+        got = json.loads(out.decode())
+        errors.seek(0)
+        stderr = errors.read().decode(errors="replace").strip()
+    return {
+        "exit_status": code,
+        "stderr": stderr[-500:],
+        "bytes": got["bytes"],
+        "exact": code == 0 and got["bytes"] == size and got["sha256"] == digest.hexdigest(),
+        "rss_mb": usage.ru_maxrss / 1024,
+        "seconds": seconds,
+        "pause_s": pause,
+    }
+
+
 # -- the drop-in against AWS's Go session-manager-plugin, through the AWS CLI -------------
 
 #: Output of the data-phase command: 3 MB of text through the PTY and the data channel.
@@ -448,6 +513,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument(
+        "--slow-consumer",
+        action="store_true",
+        help="only the flow-control figure: 1 GB (100 MB with --quick) into a slow pipe",
+    )
+    parser.add_argument(
         "--only",
         choices=["overhead", "oneoff", "plugin", "pipe"],
         help="only some figures: the fixed overhead (the one-off and the drop-in against the "
@@ -455,6 +525,12 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=10, help="runs per timed figure")
     opts = parser.parse_args()
+    if opts.slow_consumer:
+        with tempfile.TemporaryDirectory() as name, sandbox(fast=True) as sb:
+            size, pause = (100 * MB, 10.0) if opts.quick else (1000 * MB, 60.0)
+            result = {"slow_consumer": slow_consumer(sb, Path(name), size, pause)}
+        print(json.dumps(result, indent=2))
+        return
     faithful_size = 5 * MB if opts.quick else 20 * MB
     fast_size = 20 * MB if opts.quick else 100 * MB
     big = 100 * MB if opts.quick else 1000 * MB
@@ -486,6 +562,7 @@ def main() -> None:
             report["channel_fast_in"] = channel(sb, "in", fast_size, tmp)
             report["channel_fast_out_big"] = channel(sb, "out", big, tmp)
             report["channel_fast_in_big"] = channel(sb, "in", big, tmp)
+            report["slow_consumer"] = slow_consumer(sb, tmp, big, 10.0 if opts.quick else 60.0)
     print(json.dumps(report, indent=2))
 
 

@@ -17,8 +17,10 @@ import threading
 from collections.abc import AsyncIterator
 
 READ_SIZE = 64 * 1024
-#: Chunks buffered in each direction (at most 16 x 64 KiB in flight per direction).
+#: Chunks buffered for stdin (at most 16 x 64 KiB in flight).
 QUEUE_CHUNKS = 16
+#: Bytes queued for stdout or stderr before writers wait.
+QUEUE_BYTES = 1024 * 1024
 
 
 class StdinReader:
@@ -81,11 +83,24 @@ class StdinReader:
 
 
 class OutputWriter:
-    """Writes to a descriptor in a thread, in order, with a bounded queue."""
+    """Writes to a descriptor in a thread, in order, holding at most ``max_bytes`` queued.
 
-    def __init__(self, fd: int) -> None:
+    A slow reader of the descriptor makes :meth:`write` wait, which stops the session's
+    output pump, which (through the transport's flow control) stops the remote side: memory
+    stays bounded whatever the output size.
+
+    Args:
+        fd: the descriptor.
+        max_bytes: queued bytes before ``write`` waits (one larger chunk is let through
+            alone, so any size can be written).
+    """
+
+    def __init__(self, fd: int, *, max_bytes: int = QUEUE_BYTES) -> None:
         self.fd = fd
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
+        self.max_bytes = max_bytes
+        self._queue: queue.Queue[bytes | None] = queue.Queue()
+        self._queued = 0  # bytes in the queue or being written
+        self._room = threading.Condition()
         self._error: OSError | None = None
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"ecs-exec-out{fd}", daemon=True)
@@ -97,17 +112,29 @@ class OutputWriter:
                 item = self._queue.get()
                 if item is None:
                     return
-                if self._error is not None:
-                    continue
-                view = memoryview(item)
-                try:
-                    while view:
-                        written = os.write(self.fd, view)
-                        view = view[written:]
-                except OSError as exc:
-                    self._error = exc
+                if self._error is None:
+                    view = memoryview(item)
+                    try:
+                        while view:
+                            written = os.write(self.fd, view)
+                            view = view[written:]
+                    except OSError as exc:
+                        self._error = exc
+                with self._room:
+                    self._queued -= len(item)
+                    self._room.notify_all()
         finally:
             self._done.set()
+
+    def _fits(self, size: int) -> bool:
+        return not self._queued or self._queued + size <= self.max_bytes
+
+    def _put_when_room(self, data: bytes) -> None:
+        with self._room:
+            while not self._fits(len(data)):
+                self._room.wait()
+            self._queued += len(data)
+            self._queue.put(data)
 
     async def write(self, data: bytes) -> None:
         """Queue data; waits (without blocking the loop) while the queue is full."""
@@ -115,10 +142,12 @@ class OutputWriter:
             raise self._error
         if not data:
             return
-        try:
-            self._queue.put_nowait(data)
-        except queue.Full:
-            await asyncio.get_running_loop().run_in_executor(None, self._queue.put, data)
+        with self._room:
+            if self._fits(len(data)):
+                self._queued += len(data)
+                self._queue.put(data)
+                return
+        await asyncio.get_running_loop().run_in_executor(None, self._put_when_room, data)
 
     async def close(self) -> None:
         """Flush everything queued and stop the thread."""

@@ -29,12 +29,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from ecs_exec.datachannel import (
     AgentChannel,
     DataKeyReceived,
+    Event,
     HandshakeCompleted,
     InputReceived,
     ProtocolViolated,
@@ -46,6 +48,7 @@ from ecs_exec.sandbox import kmsfake
 from ecs_exec.sandbox.faults import FaultState, FrameLog, Link
 from ecs_exec.sandbox.pty_process import CommandStartError, Launcher, PtyProcess
 from ecs_exec.sandbox.state import ExecSession, SessionRegistry, SessionStatus
+from ecs_exec.transports.driver import ChannelDriver
 
 logger = logging.getLogger("ecs_exec.sandbox.agent")
 
@@ -172,14 +175,13 @@ class AgentSession:
         self.returncode: int | None = None
         self.finished = asyncio.Event()
         self.last_activity = time.monotonic()
+        self.driver: ChannelDriver | None = None
         self._connected = asyncio.Event()
-        self._receive_lock = asyncio.Lock()
+        self._input: deque[bytes] = deque()  # received, not yet written to the PTY
         #: Stopped with its task: reads and ignores the client's frames, sends nothing.
         self.silent = False
         self._handshake_done = asyncio.Event()
         self._utf8 = AgentUtf8() if options.utf8_mangling else None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_due = 0.0  # the channel deadline self._timer was armed for
         self._main: asyncio.Task[None] | None = None
 
     @property
@@ -189,6 +191,10 @@ class AgentSession:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    def _now(self) -> float:
+        # The driver's clock (the loop's monotonic time) for every channel input.
+        return asyncio.get_running_loop().time()
 
     # -- connections ----------------------------------------------------------------------
 
@@ -210,27 +216,27 @@ class AgentSession:
                 client_id=client_id,
                 wall_clock=time.time,
             )
+            # The agent writes input to the PTY, then acks it (shell.go); the timer pauses
+            # while no client is connected (nothing is resent into a dead socket).
+            self.driver = ChannelDriver(
+                self.channel,
+                on_event=self._on_event,
+                ready=self._write_input,
+                ack_after_processing=True,
+            )
             if not self.session.kms_key_id:
                 # Before the first frame is read: input and Size need the PTY to exist.
                 self._start_process()
             self._main = asyncio.ensure_future(self._run())
-        else:
-            self._arm_timer()  # resume: resend what the client has not acknowledged
+        assert self.driver is not None
         try:
-            async for frame in link.frames():
-                if self.finished.is_set():
-                    if self.silent:
-                        continue  # a dead agent: the service keeps the socket, nobody answers
-                    break
-                self.last_activity = time.monotonic()
-                if isinstance(frame, bytes):
-                    await self._receive(frame)
+            # A resumed client: the timer picks up the resend schedule where it paused.
+            await self.driver.serve(_LinkConnection(self, link))
         finally:
             link.cancel()
             if self.link is link:
                 self.link = None
                 self._connected.clear()
-                self._cancel_timer()
                 if not self.finished.is_set():
                     if self.faults.settings.refuse_resume:
                         # The service gives up on it: ResumeSession then has no token.
@@ -238,89 +244,39 @@ class AgentSession:
                     else:
                         self.registry.set_status(self.session_id, SessionStatus.DISCONNECTED)
 
-    def _send(self, frames: list[bytes]) -> None:
-        link = self.link
-        if link is None:
-            return  # lost, like frames written to a dead socket; resends recover output
-        for frame in frames:
-            link.send(frame)
-
     def _flush(self) -> None:
-        if self.channel is not None:
-            self._send(self.channel.data_to_send())
-            self._arm_timer()
+        if self.driver is not None:
+            self.driver.process()
 
-    # -- timer ----------------------------------------------------------------------------
+    # -- events ---------------------------------------------------------------------------
 
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, InputReceived):
+            if self.process is not None:
+                self._input.append(event.data)  # written by _write_input, then acked
+        elif isinstance(event, TerminalResized):
+            if self.process is not None:
+                self.process.set_size(event.cols, event.rows)
+        elif isinstance(event, DataKeyReceived):
+            self._open_data_key(event.ciphertext_blob)
+        elif isinstance(event, HandshakeCompleted):
+            self._start_process()  # before the next frame, which may be input
+            self._handshake_done.set()
+        elif isinstance(event, ProtocolViolated):
+            logger.warning("session %s: %s", self.session_id, event.error)
+            self._handshake_done.set()
+        elif isinstance(event, RetransmissionGaveUp):
+            logger.warning(
+                "session %s: output %d never acked", self.session_id, event.sequence_number
+            )
 
-    def _arm_timer(self) -> None:
-        channel = self.channel
-        if channel is None or not self.connected or self.finished.is_set():
-            self._cancel_timer()
-            return  # paused: the agent resends nothing while no client is connected
-        deadline = channel.get_timer()
-        if deadline is None:
-            self._cancel_timer()
-            return
-        if self._timer is not None:
-            if self._timer_due <= deadline:
-                # Armed for no later than needed: an early wake-up resends nothing and
-                # re-arms. This runs after every message and ack; a cancel + call_later
-                # each time was a large share of the agent's CPU.
-                return
-            self._timer.cancel()
-        loop = asyncio.get_running_loop()
-        self._timer_due = deadline
-        self._timer = loop.call_later(max(0.0, deadline - time.time()), self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        if self.channel is None:
-            return
-        self.channel.handle_timer(now=time.time())
-        for event in self.channel.events_received():
-            if isinstance(event, RetransmissionGaveUp):
-                logger.warning(
-                    "session %s: output %d never acked", self.session_id, event.sequence_number
-                )
-        self._flush()
-
-    # -- receiving ------------------------------------------------------------------------
-
-    async def _receive(self, frame: bytes) -> None:
-        # One frame at a time across connections: after a drop, the old connection's handler
-        # may still be writing input to the PTY when the resumed one delivers the next
-        # message, and two interleaved writes would scramble the remote's stdin.
-        async with self._receive_lock:
-            await self._receive_locked(frame)
-
-    async def _receive_locked(self, frame: bytes) -> None:
-        channel = self.channel
-        assert channel is not None
-        channel.receive_message(frame, now=time.time())
-        # Acks wait until the input is processed: the agent writes, then acks.
-        held = channel.data_to_send()
-        for event in channel.events_received():
-            if isinstance(event, InputReceived):
-                if self.process is not None:
-                    await self.process.write(event.data)
-            elif isinstance(event, TerminalResized):
-                if self.process is not None:
-                    self.process.set_size(event.cols, event.rows)
-            elif isinstance(event, DataKeyReceived):
-                self._open_data_key(event.ciphertext_blob)
-            elif isinstance(event, HandshakeCompleted):
-                self._start_process()  # before the next frame, which may be input
-                self._handshake_done.set()
-            elif isinstance(event, ProtocolViolated):
-                logger.warning("session %s: %s", self.session_id, event.error)
-                self._handshake_done.set()
-        self._send(held)
-        self._flush()
+    async def _write_input(self) -> None:
+        # The driver awaits this before the acks of the frame go out and the next frame is
+        # read: a remote command that does not read its stdin stops the agent's reads.
+        while self._input:
+            data = self._input.popleft()
+            if self.process is not None:
+                await self.process.write(data)
 
     def _open_data_key(self, blob: bytes) -> None:
         assert self.channel is not None
@@ -337,7 +293,7 @@ class AgentSession:
             # _run_session sees the handshake unfinished and ends the session with a message.
             self._handshake_done.set()
             return
-        self.channel.provide_data_key(key.plaintext, blob, now=time.time())
+        self.channel.provide_data_key(key.plaintext, blob, now=self._now())
 
     # -- the session ----------------------------------------------------------------------
 
@@ -354,7 +310,7 @@ class AgentSession:
         channel = self.channel
         assert channel is not None
         if self.session.kms_key_id:
-            channel.start_handshake(kms_key_id=self.session.kms_key_id, now=time.time())
+            channel.start_handshake(kms_key_id=self.session.kms_key_id, now=self._now())
             self._flush()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._handshake_done.wait(), 2 * HANDSHAKE_TIMEOUT)
@@ -397,6 +353,8 @@ class AgentSession:
             if not self._connected.is_set():
                 await self._connected.wait()  # paused while no client is connected
                 due = time.monotonic()
+            if self.driver is not None:
+                await self.driver.wait_sent()
             link = self.link
             if link is not None:
                 await link.wait_writable()
@@ -419,7 +377,7 @@ class AgentSession:
     def _send_output(self, data: bytes) -> None:
         channel = self.channel
         if data and channel is not None and channel.state is not State.CLOSED:
-            now = time.time()
+            now = self._now()
             size = self.options.chunk_size
             # One message per chunk_size bytes (fast mode reads more than one chunk at once).
             for i in range(0, len(data), size):
@@ -446,9 +404,9 @@ class AgentSession:
         self.finished.set()
         channel, link = self.channel, self.link
         if channel is not None and channel.state is not State.CLOSED:
-            channel.send_channel_closed(output, now=time.time())
-            self._send(channel.data_to_send())
-        self._cancel_timer()
+            channel.send_channel_closed(output, now=self._now())
+            self._flush()
+        await self._stop_driver()
         if link is not None:
             await link.flush(2.0)
             await link.close()
@@ -478,22 +436,53 @@ class AgentSession:
             self._main.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._main
-        self._cancel_timer()
         if self.process is not None:
             self.process.kill()
             self.returncode = await self.process.reap(2.0)
             self.process.close()
-        link = self.link
+        link, channel = self.link, self.channel
         if link is None:
+            await self._stop_driver()
             return
-        channel = self.channel
         if notify_client and channel is not None and channel.state is not State.CLOSED:
-            channel.send_channel_closed("", now=time.time())
-            self._send(channel.data_to_send())
+            channel.send_channel_closed("", now=self._now())
+            self._flush()
+            await self._stop_driver()
             await link.flush(1.0)
             await link.close()
-        elif not self.silent:
-            link.abort("session terminated")
+        else:
+            await self._stop_driver()  # silent: nothing is sent, resends included
+            if not self.silent:
+                link.abort("session terminated")
+
+    async def _stop_driver(self) -> None:
+        """Hand what the channel queued to the link, then stop the timer and the writer."""
+        driver = self.driver
+        if driver is not None:
+            await driver.wait_sent()
+            await driver.close()
+
+
+class _LinkConnection:
+    """A faulty :class:`Link` as the driver's connection, with the agent's reading rules."""
+
+    def __init__(self, agent: AgentSession, link: Link) -> None:
+        self.agent = agent
+        self.link = link
+
+    async def frames(self) -> AsyncIterator[bytes | str]:
+        agent = self.agent
+        async for frame in self.link.frames():
+            if agent.finished.is_set():
+                if agent.silent:
+                    continue  # a dead agent: the service keeps the socket, nobody answers
+                break
+            agent.last_activity = time.monotonic()
+            yield frame
+
+    async def send_frames(self, frames: Sequence[bytes]) -> None:
+        for frame in frames:
+            self.link.send(frame)  # never blocks: the pump waits on link.wait_writable()
 
 
 __all__ = ["AgentOptions", "AgentSession", "AgentUtf8"]

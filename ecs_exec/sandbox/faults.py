@@ -17,6 +17,12 @@ snake_case spelling is accepted too)::
      "latencyMs": 50,          # delay every frame, both directions, by this much
      "refuseResume": true,     # when the websocket drops, the session ends as if the service
                                #   had timed it out: ResumeSession answers with no TokenValue
+     "streamStatus": 403,      # answer every websocket upgrade of the session with this HTTP
+                               #   status instead of 101 (403: the service refusing the token)
+     "resumeStreamStatus": 403,  # the same, for every upgrade after the session's first
+                               #   connection (a resumed token the service refuses)
+     "refuseResumedToken": true,  # accept the upgrade, then close with 1008 "invalid token"
+                               #   when the OpenDataChannel frame carries a resumed token
      "frameLog": "/tmp/f.jsonl"}  # append this session's frame log to that file
 
 Drops abort the TCP connection without a close frame (the peer sees a reset/EOF), which is
@@ -48,6 +54,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, fields
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +72,12 @@ _KEYS = {
     "ackDelayMs": "ack_delay_ms",
     "latencyMs": "latency_ms",
     "refuseResume": "refuse_resume",
+    "streamStatus": "stream_status",
+    "resumeStreamStatus": "resume_stream_status",
+    "refuseResumedToken": "refuse_resumed_token",
     "frameLog": "frame_log",
 }
+_HTTP_STATUSES = frozenset(int(status) for status in HTTPStatus if status >= 200)
 _REORDER_FLUSH = 0.05
 #: Received frames due within this much are released without another sleep (latencyMs).
 _LATENCY_SLACK = 0.0005
@@ -86,6 +97,9 @@ class FaultSettings:
     ack_delay_ms: float = 0.0
     latency_ms: float = 0.0
     refuse_resume: bool = False
+    stream_status: int | None = None
+    resume_stream_status: int | None = None
+    refuse_resumed_token: bool = False
     frame_log: str | None = None
 
     @classmethod
@@ -103,7 +117,7 @@ class FaultSettings:
                 raise ValueError(f"unknown session fault {key!r}; known: {sorted(_KEYS)}")
             if value is None:
                 continue
-            if name == "refuse_resume":
+            if name in ("refuse_resume", "refuse_resumed_token"):
                 values[name] = bool(value)
             elif name == "frame_log":
                 values[name] = str(value)
@@ -113,6 +127,8 @@ class FaultSettings:
                 values[name] = int(value)
                 if name != "drop_times" and values[name] <= 0:
                     raise ValueError(f"session fault {key!r} must be positive")
+                if name.endswith("status") and values[name] not in _HTTP_STATUSES:
+                    raise ValueError(f"session fault {key!r} must be an HTTP status")
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

@@ -81,9 +81,25 @@ class _AgentServer:
         self._background: set[asyncio.Task[None]] = set()
 
     def process_request(self, connection: Any, request: Any) -> Any:
-        if not _PATH.match(urlsplit(request.path).path):
+        match = _PATH.match(urlsplit(request.path).path)
+        if not match:
             return connection.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
+        status = self._injected_status(match.group(1))
+        if status is not None:
+            logger.info("answering the upgrade of %s with HTTP %d (fault)", match.group(1), status)
+            return connection.respond(HTTPStatus(status), f"{HTTPStatus(status).phrase}\n")
         return None
+
+    def _injected_status(self, session_id: str) -> int | None:
+        """The HTTP status the session's faults answer this upgrade with, if any."""
+        session = self.state.sessions.session_by_id(session_id)
+        if session is None or not session.faults:
+            return None
+        settings = FaultSettings.from_dict(session.faults)
+        agent = self.agents.get(session_id)
+        if settings.resume_stream_status is not None and agent is not None and agent.connections:
+            return settings.resume_stream_status
+        return settings.stream_status
 
     async def handler(self, ws: Any) -> None:
         match = _PATH.match(urlsplit(ws.request.path).path)
@@ -120,6 +136,11 @@ class _AgentServer:
             return None, "", "invalid token"
         if session.status is SessionStatus.TERMINATED:
             return None, "", "session terminated"  # an expired token, as the service sees it
+        if (
+            token != session.tokens[0]
+            and FaultSettings.from_dict(session.faults).refuse_resumed_token
+        ):
+            return None, "", "invalid token"
         return session, client_id, ""
 
     def _new_agent(self, session: ExecSession) -> AgentSession:
@@ -183,6 +204,10 @@ class _AgentServer:
     async def shutdown(self) -> None:
         if self._reaper is not None:
             self._reaper.cancel()
+        if self._background:
+            # A TerminateSession that just arrived may still be reaping its process: let it
+            # finish, or stop() would cancel it between the kill and the reap (a zombie).
+            await asyncio.wait(set(self._background), timeout=5)
         await asyncio.gather(
             *(agent.terminate(notify_client=False) for agent in self.agents.values()),
             return_exceptions=True,

@@ -1,13 +1,18 @@
-"""The native transport: an asyncio driver between a websocket and a ``ClientChannel``.
+"""The native transport: a Session Manager session over a websocket, as a ``RemoteStream``.
 
-It stays dumb (aioquic's ``asyncio/protocol.py`` shape): after every input to the channel
-it sends ``data_to_send()``, dispatches ``events_received()`` and re-arms one timer at
-``get_timer()``. The protocol decisions are all in ``ecs_exec.datachannel``.
+The channel is driven by :class:`~ecs_exec.transports.driver.ChannelDriver`, the same driver
+the sandbox agent uses; this module is the client's policy around it:
 
-What it adds: dialing the streamUrl verbatim (wss with TLS verification, HTTPS_PROXY through
-websockets' proxy support, ws:// only to loopback), KMS calls for the encryption handshake,
-and resuming a dropped socket with ssm:ResumeSession on the *SSM* endpoint, keeping every
-sequence number and resending what the agent has not acknowledged.
+* dialing the streamUrl verbatim (:mod:`~ecs_exec.transports.connect`: wss with TLS
+  verification, HTTPS_PROXY, ws:// only to loopback), every failure named;
+* KMS calls for the encryption handshake;
+* local flow control: output waits in a buffer of at most ``OUTPUT_HIGH_WATER`` bytes; above
+  it the driver stops reading the websocket until the consumer catches up, so a slow stdout
+  slows the agent down (through TCP) instead of growing memory;
+* resuming a dropped socket with ssm:ResumeSession on the *SSM* endpoint (docs/protocol.md,
+  "Resume"), keeping every sequence number and resending what the agent has not
+  acknowledged, within a bounded budget of attempts and time, with backoff: a token the
+  service keeps refusing costs a few ResumeSession calls, not an endless loop.
 """
 
 from __future__ import annotations
@@ -17,10 +22,10 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from ecs_exec import __version__
 from ecs_exec.aws import kms as aws_kms, ssm as aws_ssm
 from ecs_exec.aws._errors import is_retryable
 from ecs_exec.aws.clients import AwsClients
@@ -29,6 +34,7 @@ from ecs_exec.datachannel import (
     ChannelClosed,
     ClientChannel,
     EncryptionKeyRequested,
+    Event,
     OutputReceived,
     ProtocolViolated,
     RetransmissionGaveUp,
@@ -40,10 +46,13 @@ from ecs_exec.errors import (
     ConnectionLostError,
     EcsExecError,
     RemoteProtocolError,
+    StreamConnectError,
 )
 from ecs_exec.timing import mark
+from ecs_exec.transports.connect import backoff, open_websocket, refused_token
+from ecs_exec.transports.driver import ChannelDriver, WebSocketConnection
+from ecs_exec.transports.outbuffer import OUTPUT_HIGH_WATER, OutputBuffer
 from ecs_exec.transports.urls import is_loopback_url
-from ecs_exec.transports.wsbatch import send_messages
 
 logger = logging.getLogger("ecs_exec.transports.native")
 
@@ -51,7 +60,13 @@ logger = logging.getLogger("ecs_exec.transports.native")
 INPUT_HIGH_WATER = 256 * 1024
 #: How long a dropped session may take to come back before we give up.
 RESUME_TIMEOUT = 30.0
-CONNECT_TIMEOUT = 20.0
+#: Reconnect attempts (ResumeSession + dial) before giving up; the count restarts once a
+#: resumed connection delivers a frame, so only consecutive failures use it up.
+RESUME_ATTEMPTS = 8
+#: A ping every this many seconds; a connection that answers nothing for
+#: ``KEEPALIVE_TIMEOUT`` more, while we were reading it, is dropped and resumed.
+KEEPALIVE_INTERVAL = 20.0
+KEEPALIVE_TIMEOUT = 40.0
 
 
 def check_stream_url(url: str) -> None:
@@ -85,6 +100,7 @@ class NativeStream:
             encrypted using AWS KMS.") into the output, as the official plugin prints it.
         refuse_kms: answer a KMS encryption request as failed with this reason (the plugin's
             legacy 4-argument form); None to call kms:GenerateDataKey.
+        output_high_water: bytes of output buffered before the websocket is not read.
     """
 
     def __init__(
@@ -96,6 +112,7 @@ class NativeStream:
         resume_timeout: float = RESUME_TIMEOUT,
         show_customer_message: bool = False,
         refuse_kms: str | None = None,
+        output_high_water: int = OUTPUT_HIGH_WATER,
     ) -> None:
         check_stream_url(session.stream_url)
         self.session = session
@@ -103,6 +120,7 @@ class NativeStream:
         self.resume_timeout = resume_timeout
         self.show_customer_message = show_customer_message
         self.refuse_kms = refuse_kms
+        self.output_high_water = output_high_water
         #: channel_closed's Output once the agent has closed the channel, else None.
         self.closed_output: str | None = None
         self.channel = ClientChannel(
@@ -113,58 +131,67 @@ class NativeStream:
             target_id=target,
             logger=logger if logger.isEnabledFor(logging.DEBUG) else None,
         )
+        self._driver: ChannelDriver | None = None
+        self._output: OutputBuffer | None = None
         self._ws: Any = None
-        self._output: asyncio.Queue[bytes] = asyncio.Queue()
-        # Frames waiting for the writer task, which sends everything queued in one batch.
-        self._outgoing: list[bytes | str] = []
-        self._outgoing_ready = asyncio.Event()
-        self._drained = asyncio.Event()
-        self._drained.set()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_due = 0.0  # the channel deadline self._timer was armed for
-        self._tasks: list[asyncio.Task[None]] = []
-        self._error: EcsExecError | None = None
+        self._connection: WebSocketConnection | None = None
+        self._drained: asyncio.Event | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._ended = False
         self._closing = False
         self.started: SessionStarted | None = None
         self.bytes_received = 0
         self.bytes_sent = 0
+        #: Reconnect attempts (ResumeSession calls) over the whole session.
         self.reconnects = 0
 
     # -- RemoteStream -------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Dial the stream URL and open the data channel."""
-        self._ws = await self._dial(self.session.token_value)
-        self._tasks = [
-            asyncio.ensure_future(self._read_loop()),
-            asyncio.ensure_future(self._write_loop()),
-        ]
+        """Dial the stream URL and open the data channel.
+
+        Raises:
+            StreamConnectError: the websocket could not be opened (named cause).
+            ConfigurationError: a malformed stream URL or proxy setting.
+        """
+        self._output = OutputBuffer(self.output_high_water)
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._driver = ChannelDriver(self.channel, on_event=self._on_event, ready=self._ready)
+        self._ws = await open_websocket(
+            self.session.stream_url, self.channel.opening_frame(token=self.session.token_value)
+        )
+        # Attached now, not when the runner starts: input sent right away goes out at once.
+        self._connection = WebSocketConnection(self._ws)
+        self._driver.attach(self._connection)
+        self._runner = asyncio.ensure_future(self._run())
+        self._runner.add_done_callback(self._runner_done)
+        keepalive = asyncio.ensure_future(self._keepalive())
+        self._tasks.add(keepalive)
+        keepalive.add_done_callback(self._tasks.discard)
 
     async def send(self, data: bytes) -> None:
+        driver, drained = self._started()
         self._raise_if_failed()
-        self.channel.send_input(data, now=time.time())
+        self.channel.send_input(data, now=driver.now())
         self.bytes_sent += len(data)
-        self._process()
+        driver.process()
         while self.channel.input_buffered > INPUT_HIGH_WATER and not self._finished:
-            self._drained.clear()
-            await self._drained.wait()
+            drained.clear()
+            await drained.wait()
             self._raise_if_failed()
 
     async def resize(self, cols: int, rows: int) -> None:
+        driver, _ = self._started()
         self._raise_if_failed()
-        self.channel.send_terminal_size(cols, rows, now=time.time())
-        self._process()
+        self.channel.send_terminal_size(cols, rows, now=driver.now())
+        driver.process()
 
     async def receive(self) -> bytes:
-        if self._output.empty():
-            self._raise_if_failed()
-            if self._ended:
-                return b""
-        data = await self._output.get()
-        if not data:
-            self._raise_if_failed()
-        return data
+        if self._output is None:
+            raise ConnectionLostError("the session was not started")
+        return await self._output.get()
 
     async def close(self, *, terminate: bool = False) -> None:
         self._closing = True
@@ -179,88 +206,68 @@ class NativeStream:
                         profile=self.clients.settings.profile,
                     ),
                 )
-        if self._timer is not None:
-            self._timer.cancel()
-        for task in self._tasks:
+        tasks = [t for t in (self._runner, *self._tasks) if t is not None]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._driver is not None:
+            await self._driver.close()
         if self._ws is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._ws.close(), timeout=2)
 
-    # -- driver -------------------------------------------------------------------------
-
     @property
-    def _profile(self) -> str | None:
-        return self.clients.settings.profile
+    def output_peak(self) -> int:
+        """The most output bytes ever waiting for the consumer (bounded by flow control)."""
+        return 0 if self._output is None else self._output.peak
+
+    # -- events and flow control ----------------------------------------------------------
+
+    def _started(self) -> tuple[ChannelDriver, asyncio.Event]:
+        if self._driver is None or self._drained is None:
+            raise ConnectionLostError("the session was not started")
+        return self._driver, self._drained
 
     @property
     def _finished(self) -> bool:
-        return self._ended or self._error is not None
+        return self._output is None or self._output.finished
 
     def _raise_if_failed(self) -> None:
-        if self._error is not None:
-            raise self._error
+        error = None if self._output is None else self._output.error
+        if error is not None:
+            raise error
 
-    def _fail(self, error: EcsExecError) -> None:
-        if self._error is None and not self._ended:
-            self._error = error
-        self._drained.set()
-        self._output.put_nowait(b"")
-
-    async def _dial(self, token: str) -> Any:
-        from websockets.asyncio.client import connect
-
-        ws = await asyncio.wait_for(
-            connect(
-                self.session.stream_url,
-                max_size=None,
-                compression=None,
-                ping_interval=20,
-                ping_timeout=40,
-                open_timeout=CONNECT_TIMEOUT,
-                user_agent_header=f"ecs-exec/{__version__}",
-                # HTTPS_PROXY/HTTP_PROXY are honoured (websockets reads them), but loopback
-                # is never proxied, as gorilla's dialer in the official plugin does.
-                proxy=None if is_loopback_url(self.session.stream_url) else True,
-            ),
-            timeout=CONNECT_TIMEOUT + 1,
-        )
-        await ws.send(self.channel.opening_frame(token=token))
-        return ws
-
-    def _process(self) -> None:
-        """Drain the channel's outputs after an input; the one place that does."""
-        frames = self.channel.data_to_send()
-        if frames:
-            self._outgoing.extend(frames)
-            self._outgoing_ready.set()
-        for event in self.channel.events_received():
-            self._dispatch(event)
-        if self.channel.input_buffered <= INPUT_HIGH_WATER:
+    def _fail(self, error: BaseException) -> None:
+        if self._output is not None:
+            self._output.fail(error)
+        if self._drained is not None:
             self._drained.set()
-        self._arm_timer()
 
-    def _dispatch(self, event: object) -> None:
+    def _on_event(self, event: Event) -> None:
+        output = self._output
+        assert output is not None  # the driver exists only after start()
         if isinstance(event, OutputReceived):
             if not self.bytes_received:
                 mark("first_output")
             self.bytes_received += len(event.data)
-            self._output.put_nowait(event.data)
+            output.put(event.data)
         elif isinstance(event, SessionStarted):
             self.started = event
             logger.debug("session started: %s", event)
             if self.show_customer_message and event.customer_message:
-                self._output.put_nowait(f"{event.customer_message}\n".encode())
+                output.put(f"{event.customer_message}\n".encode())
         elif isinstance(event, EncryptionKeyRequested):
-            self._tasks.append(asyncio.ensure_future(self._provide_key(event)))
+            task = asyncio.ensure_future(self._provide_key(event))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         elif isinstance(event, ChannelClosed):
             self.closed_output = event.output
             self._ended = True
-            self._drained.set()
-            self._output.put_nowait(b"")
+            output.end()
+            if self._drained is not None:
+                self._drained.set()
         elif isinstance(event, RetransmissionGaveUp):
             self._fail(
                 ConnectionLostError(
@@ -272,34 +279,19 @@ class NativeStream:
         elif isinstance(event, ProtocolViolated):
             self._fail(RemoteProtocolError(f"the agent sent invalid data: {event.error}"))
 
-    def _arm_timer(self) -> None:
-        deadline = self.channel.get_timer()
-        timer = self._timer
-        if deadline is None or self._finished:
-            if timer is not None:
-                timer.cancel()
-                self._timer = None
-            return
-        if timer is not None:
-            if self._timer_due <= deadline:
-                # Already armed for no later than needed: an early wake-up finds nothing
-                # overdue and re-arms. Not re-arming after every ack or message saves a
-                # cancel + call_later per frame.
-                return
-            timer.cancel()
-        loop = asyncio.get_running_loop()
-        self._timer_due = deadline
-        self._timer = loop.call_later(max(0.0, deadline - time.time()), self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        self.channel.handle_timer(now=time.time())
-        self._process()
+    async def _ready(self) -> None:
+        """After each frame: wake a blocked sender if acks made room, then wait while the
+        local consumer is behind (the driver does not read the websocket meanwhile)."""
+        if self._drained is not None and self.channel.input_buffered <= INPUT_HIGH_WATER:
+            self._drained.set()
+        if self._output is not None:
+            await self._output.wait_room()
 
     async def _provide_key(self, event: EncryptionKeyRequested) -> None:
+        driver, _ = self._started()
         if self.refuse_kms is not None:
-            self.channel.reject_data_key(self.refuse_kms, now=time.time())
-            self._process()
+            self.channel.reject_data_key(self.refuse_kms, now=driver.now())
+            driver.process()
             return
         loop = asyncio.get_running_loop()
         try:
@@ -315,63 +307,73 @@ class NativeStream:
         except EcsExecError as exc:
             self._fail(exc)
             return
-        self.channel.provide_data_key(key.plaintext, key.ciphertext_blob, now=time.time())
-        self._process()
+        self.channel.provide_data_key(key.plaintext, key.ciphertext_blob, now=driver.now())
+        driver.process()
 
-    async def _read_loop(self) -> None:
-        from websockets.exceptions import ConnectionClosed
+    # -- connections ----------------------------------------------------------------------
 
-        while not self._ended:
-            try:
-                async for frame in self._ws:
-                    if isinstance(frame, str):
-                        continue  # the service sends only binary messages after the open
-                    self.channel.receive_message(frame, now=time.time())
-                    self._process()
-                    if self._ended:
-                        return
-            except ConnectionClosed:
-                pass
-            except OSError as exc:
-                logger.debug("socket error: %s", exc)
-            if self._ended or self._closing:
-                return
-            try:
-                await self._resume()
-            except EcsExecError as exc:
-                self._fail(exc)
-                return
-
-    async def _write_loop(self) -> None:
-        from websockets.exceptions import ConnectionClosed
-
+    async def _run(self) -> None:
+        """Serve the connection; after a drop, resume and serve the next one."""
+        driver, _ = self._started()
+        url = self.session.stream_url
+        delays: Iterator[float] | None = None  # backoff since the last working connection
+        attempts = 0
+        first_failure = 0.0
+        resumed = False
+        connection = self._connection
+        assert connection is not None  # start() attached it
         while True:
-            if not self._outgoing:
-                self._outgoing_ready.clear()
-                await self._outgoing_ready.wait()
-                continue
-            # Everything queued since the last write goes out together (one websocket
-            # message per frame, one socket write): acks for a burst of output, input.
-            frames, self._outgoing = self._outgoing, []
-            ws = self._ws
-            try:
-                await send_messages(ws, frames)
-            except (ConnectionClosed, OSError):
-                # Lost frames are input the channel will resend, or acks the agent will
-                # provoke again by resending its output; nothing to keep here.
-                continue
+            before = driver.frames_received
+            await driver.serve(connection, resend=resumed)
+            if self._ended or self._closing or self._finished:
+                return
+            refused = refused_token(self._ws, url) if driver.frames_received == before else None
+            if refused is not None and not resumed:
+                raise refused  # the token from ExecuteCommand itself
+            if driver.frames_received > before:
+                delays, attempts = None, 0  # that connection worked: a fresh budget
+            if delays is None:
+                delays = backoff()
+                first_failure = driver.now()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._ws.close(), timeout=1)
+            self._ws, attempts = await self._resume(
+                delays, attempts, first_failure, last_error=refused
+            )
+            connection = self._connection = WebSocketConnection(self._ws)
+            resumed = True
+            logger.debug("resumed session %s", self.session.session_id)
 
-    async def _resume(self) -> None:
+    async def _resume(
+        self,
+        delays: Iterator[float],
+        attempts: int,
+        first_failure: float,
+        *,
+        last_error: EcsExecError | None,
+    ) -> tuple[Any, int]:
         """Reconnect after a drop: ResumeSession for a new token, same URL and ClientId.
 
+        Retries what may pass (throttling, network errors, a refused token: the next
+        ResumeSession gives a fresh one) with backoff, at most ``RESUME_ATTEMPTS`` times in a
+        row and within ``resume_timeout``; anything else ends the session at once. Only
+        the ecs-exec errors of those calls are caught: a bug is not a network condition.
+
+        Returns:
+            The new websocket and the attempts used so far.
+
         Raises:
-            ConnectionLostError: not back within ``resume_timeout``.
+            ConnectionLostError: not back within the budget, or a failure that retrying
+                cannot fix.
         """
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.resume_timeout
-        delay = 0.1
-        last_error = "no answer"
-        while loop.time() < deadline:
+        driver, _ = self._started()
+        last: EcsExecError | None = last_error
+        while attempts < RESUME_ATTEMPTS and driver.now() - first_failure < self.resume_timeout:
+            if attempts:
+                remaining = self.resume_timeout - (driver.now() - first_failure)
+                await asyncio.sleep(max(0.0, min(next(delays), remaining)))
+            attempts += 1
             self.reconnects += 1
             try:
                 token = await loop.run_in_executor(
@@ -387,13 +389,10 @@ class NativeStream:
                         f"the session ended while disconnected ({self._progress()})",
                         hint="the service timed the session out; start a new one",
                     )
-                remaining = max(0.5, deadline - loop.time())
-                self._ws = await asyncio.wait_for(self._dial(token), timeout=remaining)
-                logger.debug("resumed session %s", self.session.session_id)
-                # Resend what the agent has not acknowledged without waiting for the RTO.
-                self.channel.resend_unacknowledged(now=time.time())
-                self._process()
-                return
+                ws = await open_websocket(
+                    self.session.stream_url, self.channel.opening_frame(token=token)
+                )
+                return ws, attempts
             except AwsError as exc:
                 if not is_retryable(exc):
                     raise ConnectionLostError(
@@ -401,22 +400,75 @@ class NativeStream:
                         f"({self._progress()})",
                         hint=exc.hint,
                     ) from exc
-                last_error = str(exc)
-            except (OSError, TimeoutError) as exc:
-                last_error = str(exc) or type(exc).__name__
-            except Exception as exc:  # websockets' InvalidHandshake family and friends
-                if isinstance(exc, EcsExecError):
-                    raise
-                last_error = f"{type(exc).__name__}: {exc}"
-            await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
-            delay = min(delay * 2, 2.0)
+                last = exc
+            except StreamConnectError as exc:
+                if not exc.retryable:
+                    raise ConnectionLostError(
+                        f"the connection dropped and reconnecting failed: {exc} "
+                        f"({self._progress()})",
+                        hint=exc.hint,
+                    ) from exc
+                last = exc
+            except ConfigurationError as exc:
+                raise ConnectionLostError(
+                    f"the connection dropped and reconnecting failed: {exc}", hint=exc.hint
+                ) from exc
+        why = f": {last}" if last is not None else ""
         raise ConnectionLostError(
-            f"lost the connection to the session and could not resume it within "
-            f"{self.resume_timeout:.0f} s ({self._progress()}; last error: {last_error})",
-            hint="check the network; the remote command may still be running",
+            f"lost the connection to the session and could not resume it in {attempts} "
+            f"attempts over {driver.now() - first_failure:.0f} s{why} ({self._progress()})",
+            hint=(last.hint if last is not None and last.hint else "check the network")
+            + "; the remote command may still be running",
         )
+
+    async def _keepalive(self) -> None:
+        """Ping the current socket; drop it if it stays silent while we read it.
+
+        websockets' own keepalive cannot tell a dead network from a socket we stopped
+        reading on purpose (flow control: the pong waits unread behind the output). Here
+        any frame received counts as a sign of life, and a wait during which the output
+        buffer stalled proves nothing.
+        """
+        from websockets.exceptions import ConnectionClosed
+
+        driver, _ = self._started()
+        output = self._output
+        assert output is not None
+        while True:
+            await asyncio.sleep(KEEPALIVE_INTERVAL)
+            ws = self._ws
+            progress = (driver.frames_received, output.stalls)
+            try:
+                # As websockets' keepalive: the clock starts once the ping is written (a
+                # write blocked by the far end's backpressure is not silence).
+                pong = await ws.ping()
+                async with asyncio.timeout(KEEPALIVE_TIMEOUT):
+                    await pong
+                continue
+            except ConnectionClosed:
+                continue  # the read loop sees it too and resumes
+            except TimeoutError:
+                pass
+            if ws is not self._ws or output.stalled:
+                continue
+            if (driver.frames_received, output.stalls) != progress:
+                continue
+            logger.debug("no answer to a ping for %.0f s: dropping the socket", KEEPALIVE_TIMEOUT)
+            ws.transport.abort()  # the read loop ends and resumes the session
+
+    def _runner_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            # EcsExecErrors are the named endings; anything else is a bug, and surfaces as
+            # itself through receive() rather than being retried or swallowed.
+            self._fail(error)
 
     def _progress(self) -> str:
         return (
             f"{self.bytes_received} bytes of output received, {self.bytes_sent} bytes of input sent"
         )
+
+
+__all__ = ["NativeStream", "check_stream_url"]
