@@ -28,7 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
-from ecs_exec.datachannel import payloads as pl
+import ecs_exec.datachannel.payloads as pl
 from ecs_exec.datachannel.channel import STREAM_DATA_PAYLOAD_SIZE, DataChannel, Side
 from ecs_exec.datachannel.crypto import CipherPair
 from ecs_exec.datachannel.events import (

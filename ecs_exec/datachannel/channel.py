@@ -46,7 +46,7 @@ from enum import Enum
 from typing import ClassVar
 from uuid import UUID
 
-from ecs_exec.datachannel import payloads as pl
+import ecs_exec.datachannel.payloads as pl
 from ecs_exec.datachannel.crypto import CipherPair
 from ecs_exec.datachannel.events import (
     ChannelClosed,

@@ -32,7 +32,8 @@ from collections import deque
 from collections.abc import Callable
 from uuid import UUID
 
-from ecs_exec.datachannel import handshake_payloads as hp, payloads as pl
+import ecs_exec.datachannel.handshake_payloads as hp
+import ecs_exec.datachannel.payloads as pl
 from ecs_exec.datachannel.channel import STREAM_DATA_PAYLOAD_SIZE, DataChannel, Side
 from ecs_exec.datachannel.crypto import CipherPair
 from ecs_exec.datachannel.events import (

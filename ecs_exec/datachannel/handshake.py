@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ecs_exec.datachannel import handshake_payloads as hp
+import ecs_exec.datachannel.handshake_payloads as hp
 from ecs_exec.datachannel.crypto import CipherPair
 from ecs_exec.datachannel.events import DataKeyReceived, EncryptionKeyRequested, HandshakeCompleted
 from ecs_exec.errors import HandshakeError

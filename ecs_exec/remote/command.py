@@ -88,8 +88,8 @@ import secrets
 from collections.abc import Sequence
 from typing import Literal
 
+import ecs_exec.remote.shlexgo as shlexgo
 from ecs_exec.errors import RemoteSetupError
-from ecs_exec.remote import shlexgo
 
 StdinMode = Literal["raw", "base64", "none"]
 

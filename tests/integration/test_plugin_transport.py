@@ -24,7 +24,8 @@ from ecs_exec.aws.ecs import EcsApi, ExecSession
 from ecs_exec.errors import PluginError
 from ecs_exec.sandbox.demo import WEB_READY_1
 from ecs_exec.sandbox.server import Sandbox, running_sandbox
-from ecs_exec.transports.official_plugin import BannerFilter, PluginStream, find_plugin, plugin_argv
+from ecs_exec.transports.official_plugin import PluginStream, find_plugin, plugin_argv
+from ecs_exec.transports.plugin_banners import BannerFilter
 
 DROPIN = Path(sys.executable).parent / "ecs-exec-plugin"
 SID = "ecs-execute-command-0123456789abcdef0"

@@ -1,10 +1,7 @@
-"""Settings from flags and environment; the empty-value rule; endpoint URL checks; the cli
-package imports without cycles."""
+"""Settings from flags and environment; the empty-value rule; endpoint URL checks (import
+cycles: tests/unit/test_import_graph.py)."""
 
 from __future__ import annotations
-
-import ast
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +12,6 @@ from ecs_exec.cli.settings import (
     drop_empty_aws_variables,
 )
 from ecs_exec.errors import ConfigurationError, UsageError
-
-CLI = Path(__file__).resolve().parents[3] / "ecs_exec" / "cli"
 
 
 def test_flags_beat_environment_beats_defaults():
@@ -66,33 +61,3 @@ def test_drop_empty_aws_variables():
     env = {"AWS_PROFILE": "", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": " ", "HOME": ""}
     drop_empty_aws_variables(env)
     assert env == {"AWS_REGION": "us-east-1", "HOME": ""}
-
-
-def _imports(path: Path) -> set[str]:
-    """ecs_exec.cli modules a module imports, at module level or inside functions."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            found.update(n for n in names if n.startswith("ecs_exec.cli"))
-        elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("ecs_exec.cli"))
-    return found
-
-
-def test_no_import_cycles_in_cli():
-    modules = {
-        ("ecs_exec.cli" if p.stem == "__init__" else f"ecs_exec.cli.{p.stem}"): p
-        for p in CLI.glob("*.py")
-    }
-    graph = {name: _imports(path) & set(modules) - {name} for name, path in modules.items()}
-
-    def reaches(start: str, goal: str, seen: set[str]) -> bool:
-        for nxt in graph[start]:
-            if nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})):
-                return True
-        return False
-
-    # `ecs_exec.cli` (the package) is every submodule's parent; only explicit imports count.
-    cycles = [m for m in graph if reaches(m, m, {m})]
-    assert not cycles, {m: sorted(graph[m]) for m in cycles}
