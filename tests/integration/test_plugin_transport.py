@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -356,9 +355,7 @@ def test_close_terminates_the_plugin_and_the_session(aws_env, sandbox):
         await stream.start()
         await receive_until(stream, b"READY")
         child = stream._child
-        started = time.monotonic()
-        await stream.close(terminate=True)
-        assert time.monotonic() - started < 10
+        await asyncio.wait_for(stream.close(terminate=True), timeout=30)
         return child.pid, child.isalive()
 
     pid, alive = asyncio.run(main())
