@@ -5,10 +5,10 @@ every SIGWINCH, and the remote shell's exit status comes back through the exit m
 wrapper prints (ECS Exec itself never reports it).
 
 The exit handshake (contract with the session loop): the wrapper stays alive after printing
-the marker until it reads the marker's confirmation line (or 60 s pass), so the terminal's
-hang-up cannot discard the marker. :func:`confirm_exit` sends that line and waits up to
-:data:`CONFIRM_LINGER` for the session to end; call it as soon as the marker was seen, before
-the input pump is cancelled and the stream closed.
+the marker until it reads the marker's confirmation line (or 25 s pass without input), so
+the terminal's hang-up cannot discard the marker. :func:`confirm_exit` sends that line and
+waits up to :data:`CONFIRM_LINGER` for the session to end; call it as soon as the marker was
+seen, before the input pump is cancelled and the stream closed.
 """
 
 from __future__ import annotations
