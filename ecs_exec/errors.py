@@ -24,6 +24,7 @@
     │   ├── TaskStoppedError          the task stopped while the session ran
     │   ├── SessionEndedError         the session ended before the remote exit status came
     │   ├── RemoteSetupError          the container lacks what the remote framing needs
+    │   ├── SessionNotTerminatedError TerminateSession failed (a warning, never raised)
     │   └── InvalidStateError         misuse of a channel in the wrong state
     ├── PluginError                 the session-manager-plugin binary is missing or failed
     ├── TerminalError               a terminal was required and none is there
@@ -217,6 +218,20 @@ class RemoteSetupError(SessionError):
     """The container lacks a tool the remote framing needs (named in the message)."""
 
 
+class SessionNotTerminatedError(SessionError):
+    """TerminateSession failed after the session was cut short: the remote command may still
+    be running. Handed to a warning callback, not raised: the session's own outcome (an exit
+    status or another error) is what the caller reports first.
+
+    Args:
+        session_id: the session that may still be running.
+    """
+
+    def __init__(self, message: str, *, session_id: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.session_id = session_id
+
+
 class InvalidStateError(EcsExecError, AssertionError):
     """A channel or session was used in a state that does not allow it."""
 
@@ -256,6 +271,7 @@ __all__ = [
     "RemoteSetupError",
     "ServiceNotFoundError",
     "SessionError",
+    "SessionNotTerminatedError",
     "TargetNotConnectedError",
     "TargetNotFoundError",
     "TaskStoppedError",

@@ -82,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     would be lost: redirect it to /dev/null to mean that); a closed stderr is silent.
     Empty AWS_* variables count as unset (see ``cli.settings``).
     """
+    from ecs_exec.startup import pause_gc_during_startup
+
+    pause_gc_during_startup()
     closed = _open_closed_stdio()
     drop_empty_aws_variables(os.environ)
     console = Console.from_process()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
 from ecs_exec.cli.common import aws_clients
+from ecs_exec.cli.report import print_warning
 from ecs_exec.cli.settings import Invocation, Settings
 from ecs_exec.session.runner import plan_request, run_exec
 
@@ -34,4 +37,11 @@ def run_exec_command(
 
         picker = pick_task
     with aws_clients(settings) as clients:
-        return run_exec(clients, settings.target, request, console, picker=picker)
+        return run_exec(
+            clients,
+            settings.target,
+            request,
+            console,
+            picker=picker,
+            warn=functools.partial(print_warning, console),
+        )

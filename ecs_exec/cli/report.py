@@ -24,6 +24,16 @@ def print_error(console: Console, message: str, hint: str | None = None) -> None
         console.write_err(text)
 
 
+def print_warning(console: Console, warning: EcsExecError) -> None:
+    """``ecs-exec: warning: MESSAGE`` and an optional hint: something the user must know
+    that did not change the outcome (a session that could not be terminated)."""
+    text = f"{PROG}: warning: {warning}\n"
+    if warning.hint:
+        text += f"hint: {warning.hint}\n"
+    with contextlib.suppress(OSError):
+        console.write_err(text)
+
+
 def print_ecs_exec_error(console: Console, exc: EcsExecError) -> None:
     print_error(console, str(exc), exc.hint)
     listed = [*getattr(exc, "reasons", ()), *getattr(exc, "candidates", ())][:MAX_LISTED]

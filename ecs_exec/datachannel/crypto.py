@@ -11,11 +11,14 @@ style), so tests can fix them.
 from __future__ import annotations
 
 from collections.abc import Callable
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING
 
 from ecs_exec.errors import LocalProtocolError, RemoteProtocolError
+
+if TYPE_CHECKING:
+    # Imported where used: only KMS-encrypted sessions need it, and loading it costs every
+    # session (the drop-in's start-up included) several milliseconds.
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 NONCE_SIZE = 12  #: encrypter.go nonceSize
 TAG_SIZE = 16  #: GCM tag length
@@ -58,6 +61,8 @@ def unseal(aead: AESGCM, sealed: bytes) -> bytes:
     if len(sealed) < NONCE_SIZE + TAG_SIZE:
         # The plugin panics here (docs/protocol.md#102-cipher); we report a violation instead.
         raise RemoteProtocolError(f"encrypted payload too short: {len(sealed)} bytes")
+    from cryptography.exceptions import InvalidTag
+
     try:
         return aead.decrypt(sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], None)
     except InvalidTag:
@@ -83,6 +88,8 @@ class CipherPair:
     ) -> None:
         if len(encrypt_key) != KEY_SIZE or len(decrypt_key) != KEY_SIZE:
             raise LocalProtocolError("AES-256-GCM keys must be 32 bytes")
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self._encrypt = AESGCM(encrypt_key)
         self._decrypt = AESGCM(decrypt_key)
         self._nonce_source = nonce_source

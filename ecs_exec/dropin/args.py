@@ -97,13 +97,17 @@ Invocation = PrintAndExit | InstallWrapper | StartSession
 
 
 def parse_argv(
-    argv: list[str], *, version: str, environ: MutableMapping[str, str] | None = None
+    argv: list[str],
+    *,
+    version: str | None = None,
+    environ: MutableMapping[str, str] | None = None,
 ) -> Invocation:
     """Decide what an invocation asks for.
 
     Args:
         argv: the full argv, program name included.
-        version: the text ``--version`` prints.
+        version: the text ``--version`` prints (default: the ClientVersion the data channel
+            reports, imported only then: the AWS CLI's probe needs none of the channel).
         environ: the environment (``os.environ`` by default); the session-response variable
             is removed from it once read.
 
@@ -115,6 +119,10 @@ def parse_argv(
     if argc <= 1:
         return PrintAndExit(INSTALL_MESSAGE)
     if argc == 2 and argv[1] == "--version":
+        if version is None:
+            from ecs_exec.datachannel.client import CLIENT_VERSION
+
+            version = CLIENT_VERSION
         return PrintAndExit(f"{version}\n")
     if argc == 3 and argv[1] == INSTALL_OPTION:
         return InstallWrapper(argv[2])

@@ -22,21 +22,18 @@ ecs-exec CLI, this is an entry point, so it is allowed to print errors and choos
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 import os
 import shlex
 import sys
-import tempfile
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ecs_exec.aws.clients import AwsClients, AwsSettings
-from ecs_exec.datachannel.client import CLIENT_VERSION
 from ecs_exec.dropin.args import (
+    INSTALL_MESSAGE,
     INSTALL_OPTION,
     ArgvError,
     InstallWrapper,
@@ -97,11 +94,15 @@ def install_wrapper(directory: str | os.PathLike[str]) -> Path:
 
     It runs the current interpreter with ``-P`` (no working directory on sys.path) and this
     package's parent directory on PYTHONPATH, so it works from an installed package and a
-    source checkout alike. Replaced atomically if it exists.
+    source checkout alike. The AWS CLI runs the plugin once without arguments before every
+    session to check that it is installed; the wrapper answers that itself, without
+    starting Python. Replaced atomically if it exists.
 
     Raises:
         OSError: the directory is missing or not writable.
     """
+    import tempfile
+
     target_dir = Path(directory).expanduser()
     if not target_dir.is_dir():
         raise FileNotFoundError(f"no such directory: {target_dir}")
@@ -110,6 +111,10 @@ def install_wrapper(directory: str | os.PathLike[str]) -> Path:
         "#!/bin/sh\n"
         f"# Written by `ecs-exec-plugin {INSTALL_OPTION}`: the ecs-exec drop-in for the\n"
         "# AWS Session Manager plugin. Delete this file to stop using it.\n"
+        'if [ "$#" -eq 0 ]; then\n'
+        f"  printf '%s' {shlex.quote(INSTALL_MESSAGE)}\n"
+        "  exit 0\n"
+        "fi\n"
         f"PYTHONPATH={shlex.quote(str(package_parent))}${{PYTHONPATH:+:$PYTHONPATH}} "
         f'exec {shlex.quote(sys.executable)} -P -m ecs_exec.dropin "$@"\n'
     )
@@ -130,32 +135,70 @@ def install_wrapper(directory: str | os.PathLike[str]) -> Path:
 def run_session(start: StartSession, console: Console) -> int:
     """Run the shell session of a StartSession invocation; returns the exit status.
 
+    The session was started by whoever called ExecuteCommand or StartSession; every way out
+    that does not see it end by itself ends it (TerminateSession), and says so on stderr
+    when that fails.
+
     Raises:
         EcsExecError: the session could not start or was lost.
     """
+    import asyncio
+
+    from ecs_exec.aws import ssm as aws_ssm
     from ecs_exec.dropin.shell import LEGACY_KMS_REFUSAL, ShellSession
+    from ecs_exec.session.loop import SessionEnd
     from ecs_exec.transports.native import NativeStream
 
-    stream = NativeStream(
-        start.session,
-        clients=clients_for(start),
-        target=start.target,
-        show_customer_message=True,
-        refuse_kms=LEGACY_KMS_REFUSAL if start.legacy else None,
+    clients = clients_for(start)
+    session_id = start.session.session_id
+    end = SessionEnd(
+        session_id,
+        lambda: aws_ssm.terminate_session(clients.ssm, session_id, profile=start.profile),
+        warn=lambda warning: _error(console, f"Warning: {warning} (hint: {warning.hint})"),
     )
-    return asyncio.run(ShellSession(stream, console, start.session.session_id).run())
+    try:
+        stream = NativeStream(
+            start.session,
+            clients=clients,
+            target=start.target,
+            show_customer_message=True,
+            refuse_kms=LEGACY_KMS_REFUSAL if start.legacy else None,
+        )
+        return asyncio.run(ShellSession(stream, console, session_id, end=end).run())
+    except BaseException:
+        end.terminate_now()  # a failure before the session loop took charge
+        raise
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``ecs-exec-plugin`` / ``session-manager-plugin``; returns the status."""
-    args = list(sys.argv if argv is None else argv)
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``ecs-exec-plugin`` / ``session-manager-plugin``; never returns.
+
+    Exits without the interpreter's finalisation, as the ecs-exec CLI does: with asyncio,
+    websockets and the I/O threads loaded it costs about as much as the session itself on
+    a short command. Everything is written through unbuffered descriptors, the terminal is
+    restored and the session closed before :func:`run` returns.
+    """
+    from ecs_exec.startup import pause_gc_during_startup
+
+    pause_gc_during_startup()
+    code = run(sys.argv if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
+def run(argv: list[str]) -> int:
+    """Do what ``argv`` (program name included) asks; returns the exit status."""
     if os.environ.get("ECS_EXEC_DEBUG") == "1":
+        import logging
+
         # Not botocore's DEBUG: it logs response bodies, tokens included.
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
         logging.getLogger("ecs_exec").setLevel(logging.DEBUG)
     console = Console.from_process()
     try:
-        invocation = parse_argv(args, version=CLIENT_VERSION)
+        invocation = parse_argv(list(argv))
     except ArgvError as exc:
         _error(console, f"Cannot perform start session: {exc}")
         return ExitStatus.TOOL_FAILURE

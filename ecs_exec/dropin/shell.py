@@ -17,20 +17,24 @@ just stops and output is received until the session ends; the plugin exits at on
 loses the output), input is sent before the first output arrives (the native channel holds
 it), pacing comes from the ack window instead of a 1 ms sleep per read, SIGWINCH replaces
 the 500 ms size poll, the terminal is restored on every exit path, and failures exit non-zero.
+A session cut short (SIGTERM or SIGHUP, a lost connection, stdout closed: exit 141) is ended
+with TerminateSession on the way out, and a failure to end it is reported on stderr; it runs
+on the session loop of :mod:`ecs_exec.session.loop` as a policy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 import termios
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
 
 from ecs_exec.errors import ConnectionLostError, EcsExecError, TerminalError
 from ecs_exec.local.stdio import OutputWriter, StdinReader
 from ecs_exec.local.terminal import FALLBACK_SIZE, Console, window_size, write_all
+from ecs_exec.session.loop import Ended, Policy, SessionEnd, run_session
 from ecs_exec.transports.native import NativeStream
 
 #: The plugin's stdin read size (``StdinBufferLimit``).
@@ -97,19 +101,26 @@ def terminal_size(console: Console) -> tuple[int, int]:
 
 
 class ShellSession:
-    """One shell session on a started-or-not stream, as the plugin runs it.
+    """One shell session as the plugin runs it, as a policy of the session loop.
 
     Args:
-        stream: the session's stream (``start`` is called by ``run``).
+        stream: the session's stream (not started: ``run`` connects it).
         console: local stdio.
         session_id: for the banners.
+        end: ends the session when it did not end by itself (TerminateSession).
     """
 
-    def __init__(self, stream: NativeStream, console: Console, session_id: str) -> None:
+    def __init__(
+        self, stream: NativeStream, console: Console, session_id: str, *, end: SessionEnd
+    ) -> None:
         self.stream = stream
         self.console = console
         self.session_id = session_id
-        self._stop_signal: int | None = None
+        self.end = end
+        self.stdout = OutputWriter(console.stdout_fd)
+        self._resized = asyncio.Event()
+        self._keys: asyncio.Queue[bytes] = asyncio.Queue()
+        self._last_size: tuple[int, int] | None = None
 
     async def run(self) -> int:
         """Run to the end; return the exit status (0 once the agent closed the channel).
@@ -117,11 +128,26 @@ class ShellSession:
         Raises:
             EcsExecError: the session could not start or was lost.
         """
-        console = self.console
-        write_all(console.stdout_fd, starting_banner(self.session_id))
-        stream = self.stream
+        write_all(self.console.stdout_fd, starting_banner(self.session_id))
+        return await run_session(self.stream, self.policy(), self.end, connect=self._connect)
+
+    def policy(self) -> Policy:
+        on_signal: dict[int, Callable[[], None]] = {signal.SIGWINCH: self._resized.set}
+        for signum, data in SIGNAL_BYTES.items():
+            on_signal[signum] = functools.partial(self._keys.put_nowait, data)
+        return Policy(
+            pumps=(self.pump_resize, self.pump_output, self.pump_input, self.pump_keys),
+            on_signal=on_signal,
+            # SIGTERM/SIGHUP: the plugin just dies; the session is ended and the terminal
+            # restored on the way out.
+            stop_signals=(signal.SIGTERM, signal.SIGHUP),
+            local_mode=self._cbreak,
+            finish=self.finish,
+        )
+
+    async def _connect(self) -> None:
         try:
-            await stream.start()
+            await self.stream.start()
         except EcsExecError:
             raise
         except Exception as exc:  # OSError, timeouts, websockets' InvalidHandshake family
@@ -129,115 +155,58 @@ class ShellSession:
                 f"cannot connect to the session's stream URL: {exc or type(exc).__name__}",
                 hint="check the network and proxy settings",
             ) from exc
-        finished = False
+
+    @contextlib.contextmanager
+    def _cbreak(self) -> Iterator[None]:
+        if not self.console.stdin_isatty:
+            yield
+            return
+        with cbreak_mode(self.console.stdin_fd):
+            yield
+
+    async def pump_output(self) -> Ended:
+        """Every output payload, raw, to stdout; the session is over when the channel is."""
+        while True:
+            data = await self.stream.receive()
+            if not data:
+                return Ended(0, normal=self.stream.closed_output is not None)
+            await self.stdout.write(data)
+
+    async def pump_input(self) -> None:
+        stdin_tty = self.console.stdin_isatty
+        reader = StdinReader(self.console.stdin_fd, read_size=STDIN_READ_SIZE)
         try:
-            with cbreak_mode(console.stdin_fd) if console.stdin_isatty else _nothing():
-                code = await self._pump()
-            finished = True
-            return code
+            async for chunk in reader:
+                # The Enter rewrite of shellsession.go: a 1-byte read of LF is CR.
+                await self.stream.send(b"\r" if stdin_tty and chunk == b"\n" else chunk)
         finally:
-            await stream.close(terminate=not (finished and stream.closed_output is not None))
-
-    async def _pump(self) -> int:
-        loop = asyncio.get_running_loop()
-        stream = self.stream
-        console = self.console
-        stdout = OutputWriter(console.stdout_fd)
-        stdin_tty = console.stdin_isatty
-        pending: set[asyncio.Future[Any]] = set()
-        main = asyncio.current_task()
-
-        def spawn(coro: Any) -> None:
-            future = asyncio.ensure_future(coro)
-            pending.add(future)
-            future.add_done_callback(pending.discard)
-
-        last_size: list[tuple[int, int]] = []
-
-        async def send_size() -> None:
-            size = terminal_size(console)
-            if last_size and last_size[0] == size:
-                return  # the plugin sends only changes
-            last_size[:] = [size]
-            await stream.resize(*size)
-
-        def on_stop(signum: int) -> None:
-            # SIGTERM/SIGHUP: the plugin just dies; we end the remote session and restore
-            # the terminal on the way out.
-            self._stop_signal = signum
-            if main is not None:
-                main.cancel()
-
-        async def pump_input() -> None:
-            reader = StdinReader(console.stdin_fd, read_size=STDIN_READ_SIZE)
-            try:
-                async for chunk in reader:
-                    # The Enter rewrite of shellsession.go: a 1-byte read of LF is CR.
-                    await stream.send(b"\r" if stdin_tty and chunk == b"\n" else chunk)
-            finally:
-                reader.stop()
-
-        async def pump_output() -> None:
-            while True:
-                data = await stream.receive()
-                if not data:
-                    return
-                await stdout.write(data)
-
-        handled: list[int] = []
-
-        def forward(data: bytes) -> None:
-            spawn(stream.send(data))
-
-        for signum, data in SIGNAL_BYTES.items():
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, forward, data)
-                handled.append(signum)
-        for stop in (signal.SIGTERM, signal.SIGHUP):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(stop, on_stop, int(stop))
-                handled.append(stop)
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signal.SIGWINCH, lambda: spawn(send_size()))
-            handled.append(signal.SIGWINCH)
-        output_task = asyncio.ensure_future(pump_output())
-        input_task = asyncio.ensure_future(pump_input())
-        try:
-            await send_size()
-            done, _ = await asyncio.wait(
-                {output_task, input_task}, return_when=asyncio.FIRST_COMPLETED
+            reader.stop()
+        if stdin_tty:
+            # EOF on a terminal means it went away (a hang-up): nobody is left to type, so
+            # end the remote shell instead of leaving it running.
+            raise ConnectionLostError(
+                "the terminal on stdin closed", hint="the remote session was ended"
             )
-            if input_task in done and output_task not in done:
-                input_task.result()  # a read error ends the session, as in the plugin
-                if stdin_tty:
-                    # EOF on a terminal means it went away (a hang-up): nobody is left to
-                    # type, so end the remote shell instead of leaving it running.
-                    raise ConnectionLostError(
-                        "the terminal on stdin closed", hint="the remote session was ended"
-                    )
-                # A pipe ran dry: stop sending and show the rest of the session.
-            await output_task
-        except asyncio.CancelledError:
-            if self._stop_signal is not None:
-                return 128 + self._stop_signal
-            raise
+        # A pipe ran dry: stop sending and show the rest of the session.
+
+    async def pump_keys(self) -> None:
+        """SIGINT, SIGQUIT and SIGTSTP, as the bytes the plugin sends for them."""
+        while True:
+            await self.stream.send(await self._keys.get())
+
+    async def pump_resize(self) -> None:
+        """The size at the start and on every SIGWINCH; only changes, as the plugin."""
+        while True:
+            size = terminal_size(self.console)
+            if size != self._last_size:
+                self._last_size = size
+                await self.stream.resize(*size)
+            await self._resized.wait()
+            self._resized.clear()
+
+    async def finish(self) -> None:
+        try:
+            if self.stream.closed_output is not None:
+                await self.stdout.write(ending_text(self.session_id, self.stream.closed_output))
         finally:
-            for handled_signal in handled:
-                with contextlib.suppress(Exception):
-                    loop.remove_signal_handler(handled_signal)
-            for task in (input_task, output_task, *pending):
-                task.cancel()
-            for task in (input_task, output_task, *pending):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            if stream.closed_output is not None:
-                with contextlib.suppress(OSError):
-                    await stdout.write(ending_text(self.session_id, stream.closed_output or ""))
-            with contextlib.suppress(OSError):
-                await stdout.close()
-        return 0
-
-
-@contextlib.contextmanager
-def _nothing() -> Iterator[None]:
-    yield
+            await self.stdout.close()

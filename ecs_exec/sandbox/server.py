@@ -331,8 +331,9 @@ def running_sandbox(
     async def stop(server: Any) -> None:
         await agents.shutdown()
         # Abort what is left (clients that never answer a close frame, such as the plugin):
-        # a graceful close would wait websockets' close_timeout for each.
-        for connection in list(server.connections):
+        # a graceful close would wait websockets' close_timeout for each. All of them, the
+        # ones already closing too, or their sockets outlive the loop.
+        for connection in list(server.all_connections):
             connection.transport.abort()
         server.close(close_connections=False)
         with contextlib.suppress(Exception):

@@ -2,25 +2,30 @@
 
 Ctrl-C, Ctrl-Z and Ctrl-\\ travel as bytes (raw mode), the size goes out at once and on
 every SIGWINCH, and the remote shell's exit status comes back through the exit marker the
-wrapper prints (ECS Exec itself never reports it).
+wrapper prints (ECS Exec itself never reports it). A policy of the session loop
+(:mod:`ecs_exec.session.loop`): output, input and resize pumps, the marker as the verdict.
 
-The exit handshake (contract with the session loop): the wrapper stays alive after printing
-the marker until it reads the marker's confirmation line (or 25 s pass without input), so
-the terminal's hang-up cannot discard the marker. :func:`confirm_exit` sends that line and
-waits up to :data:`CONFIRM_LINGER` for the session to end; call it as soon as the marker was
-seen, before the input pump is cancelled and the stream closed.
+The exit handshake: the wrapper stays alive after printing the marker until it reads the
+marker's confirmation line (or 25 s pass without input), so the terminal's hang-up cannot
+discard the marker. :func:`confirm_exit` sends that line and waits up to
+:data:`CONFIRM_LINGER` for the session to end; the output pump calls it as soon as the marker
+was seen, before its verdict lets the loop cancel the input pump and close the stream.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import termios
+from collections.abc import Iterator
 
-from ecs_exec.errors import EcsExecError, SessionEndedError
+from ecs_exec.errors import EcsExecError, SessionEndedError, TerminalError
 from ecs_exec.local.stdio import OutputWriter, StdinReader
 from ecs_exec.local.terminal import Console, raw_mode
 from ecs_exec.remote import ExitMarkerFilter
+from ecs_exec.session.loop import Ended, Policy
 from ecs_exec.session.oneoff import IDLE_TIMEOUT
 from ecs_exec.transports.base import RemoteStream
 
@@ -64,79 +69,96 @@ def ended_early(silent_for: float) -> SessionEndedError:
     )
 
 
-async def run_interactive(
-    stream: RemoteStream, console: Console, *, marker: ExitMarkerFilter
-) -> int:
-    """Run until the remote shell exits; return its exit status.
+def check_terminal(console: Console) -> None:
+    """Fail now, before a session is started, if the terminal cannot be put in raw mode.
 
     Raises:
-        SessionEndedError: the session ended without the exit marker.
+        TerminalError: stdin is not a usable terminal, or ecs-exec runs in the background
+            (changing the terminal's mode would stop it with SIGTTOU).
     """
-    loop = asyncio.get_running_loop()
-    stdout = OutputWriter(console.stdout_fd)
-    exit_code: int | None = None
-    last_traffic = loop.time()
+    fd = console.stdin_fd
+    try:
+        termios.tcgetattr(fd)
+    except (termios.error, OSError) as exc:
+        raise TerminalError(
+            f"stdin is not a usable terminal: {exc}",
+            hint="run an interactive session from a terminal, or give a command after --",
+        ) from exc
+    try:
+        foreground = os.tcgetpgrp(fd)
+    except OSError:
+        return  # not our controlling terminal: its mode can still be set
+    if foreground != os.getpgrp():
+        raise TerminalError(
+            "the terminal belongs to another job (ecs-exec runs in the background)",
+            hint="run it in the foreground (fg), or give a command after -- for a one-off",
+        )
 
-    async def send_size() -> None:
-        cols, rows = console.get_size()
-        await stream.resize(cols, rows)
 
-    resizes: set[asyncio.Future[None]] = set()
+class InteractiveSession:
+    """The local terminal attached to a remote PTY.
 
-    def on_winch() -> None:
-        future = asyncio.ensure_future(send_size())
-        resizes.add(future)
-        future.add_done_callback(resizes.discard)
+    Args:
+        stream: the session's stream.
+        console: local stdio (stdin a terminal).
+        marker: strips the exit marker from the output and reads the status from it.
+    """
 
-    async def pump_output() -> None:
-        nonlocal exit_code, last_traffic
+    def __init__(self, stream: RemoteStream, console: Console, *, marker: ExitMarkerFilter) -> None:
+        self.stream = stream
+        self.console = console
+        self.marker = marker
+        self.stdout = OutputWriter(console.stdout_fd)
+        self._resized = asyncio.Event()
+        self._last_traffic = asyncio.get_running_loop().time()
+
+    def policy(self) -> Policy:
+        return Policy(
+            # The size goes out first: the remote shell reads it at its start.
+            pumps=(self.pump_resize, self.pump_output, self.pump_input),
+            on_signal={signal.SIGWINCH: self._resized.set},
+            local_mode=self._raw_mode,
+            finish=self.stdout.close,
+        )
+
+    @contextlib.contextmanager
+    def _raw_mode(self) -> Iterator[None]:
+        with raw_mode(self.console.stdin_fd):
+            yield
+
+    async def pump_output(self) -> Ended:
+        """Remote output to the terminal, until the exit marker."""
+        loop = asyncio.get_running_loop()
         while True:
-            data = await stream.receive()
+            data = await self.stream.receive()
             if not data:
-                tail = marker.flush()
+                tail = self.marker.flush()
                 if tail:
-                    await stdout.write(tail)
-                return
-            last_traffic = loop.time()
-            shown = marker.feed(data)
+                    await self.stdout.write(tail)
+                return Ended(255, error=ended_early(loop.time() - self._last_traffic))
+            self._last_traffic = loop.time()
+            shown = self.marker.feed(data)
             if shown:
-                await stdout.write(shown)
-            if marker.exit_code is not None:
-                exit_code = marker.exit_code
-                await confirm_exit(stream, marker)
-                return
+                await self.stdout.write(shown)
+            if self.marker.exit_code is not None:
+                await confirm_exit(self.stream, self.marker)
+                return Ended(self.marker.exit_code)
 
-    async def pump_input() -> None:
-        nonlocal last_traffic
-        reader = StdinReader(console.stdin_fd, read_size=4096)
+    async def pump_input(self) -> None:
+        """Keys to the remote; at EOF (a gateway closed stdin) the remote finishes alone."""
+        loop = asyncio.get_running_loop()
+        reader = StdinReader(self.console.stdin_fd, read_size=4096)
         try:
             async for chunk in reader:
-                last_traffic = loop.time()
-                await stream.send(chunk)
+                self._last_traffic = loop.time()
+                await self.stream.send(chunk)
         finally:
             reader.stop()
 
-    with raw_mode(console.stdin_fd):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGWINCH, on_winch)
-        await send_size()
-        output_task = asyncio.ensure_future(pump_output())
-        input_task = asyncio.ensure_future(pump_input())
-        try:
-            done, _ = await asyncio.wait(
-                {output_task, input_task}, return_when=asyncio.FIRST_COMPLETED
-            )
-            if input_task in done and output_task not in done:
-                # Local stdin ended (a gateway closed it): let the remote finish what it has.
-                await output_task
-            await output_task
-        finally:
-            with contextlib.suppress(Exception):
-                loop.remove_signal_handler(signal.SIGWINCH)
-            input_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await input_task
-            await stdout.close()
-    if exit_code is None:
-        raise ended_early(loop.time() - last_traffic)
-    return exit_code
+    async def pump_resize(self) -> None:
+        """The terminal size now and after every SIGWINCH."""
+        while True:
+            cols, rows = self.console.get_size()
+            await self.stream.resize(cols, rows)
+            await self._resized.wait()
+            self._resized.clear()

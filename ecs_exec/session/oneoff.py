@@ -5,21 +5,21 @@ it stdin once it says READY (input that arrived earlier would be echoed by the P
 script switches it to raw mode) and turns its records back into local bytes and an exit
 status.
 
-The contract with the session loop (what a loop drives, in this order):
+A policy of the session loop (:mod:`ecs_exec.session.loop`), :meth:`OneoffProtocol.policy`:
 
-* pumps, started together: :meth:`OneoffProtocol.pump_output` (returns the exit status; its
-  end is the end of the session), :meth:`OneoffProtocol.pump_input` and
-  :meth:`OneoffProtocol.pump_heartbeat` (both run until cancelled or done, and never end the
-  session by themselves);
+* pumps: :meth:`OneoffProtocol.pump_output` (its verdict, the exit status, ends the session),
+  :meth:`OneoffProtocol.pump_input` and :meth:`OneoffProtocol.pump_heartbeat` (both run until
+  cancelled or done, and never end the session by themselves);
 * the exit handshake is inside ``pump_output``: as soon as the exit record arrives it sends
   the confirmation (the script waits for it before exiting, see ``ecs_exec.remote.command``)
   and then waits up to :data:`CONFIRM_LINGER` for the session to end, so the confirmation is
   on the wire before the loop closes the stream;
 * on SIGINT, SIGTERM or SIGHUP the loop awaits :meth:`OneoffProtocol.interrupt` (bounded by
-  :data:`INTERRUPT_WAIT`; the pumps must still be running), then cancels the pumps, calls
-  TerminateSession and exits with 128+N;
-* when ``pump_output`` sees the session end without an exit record it raises
-  :class:`~ecs_exec.errors.SessionEndedError` naming what most likely happened.
+  :data:`INTERRUPT_WAIT`) while the pumps still run; when no exit record came, it cancels
+  the pumps and calls TerminateSession; either way it exits with 128+N;
+* when ``pump_output`` sees the session end without an exit record, its verdict carries a
+  :class:`~ecs_exec.errors.SessionEndedError` naming what most likely happened;
+* local stdout closed ends the session (the loop's rule), so ``... -- yes | head`` exits.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from ecs_exec.remote import (
     StreamDecoder,
     setup_error,
 )
+from ecs_exec.session.loop import Ended, Policy
 from ecs_exec.transports.base import RemoteStream
 
 logger = logging.getLogger("ecs_exec.oneoff")
@@ -125,24 +126,24 @@ class OneoffProtocol:
 
     # -- pumps ----------------------------------------------------------------------------
 
-    async def pump_output(self) -> int:
-        """Decode output until the exit record, confirm it; return the remote exit status.
+    async def pump_output(self) -> Ended:
+        """Decode output until the exit record, confirm it; the verdict is its status.
 
         Raises:
             RemoteSetupError: the container lacks a tool the framing needs.
-            SessionEndedError: the session ended without an exit record.
             RemoteProtocolError: the records are malformed.
+            BrokenPipeError: local stdout or stderr was closed.
         """
         loop = asyncio.get_running_loop()
         while self.exit_code is None:
             data = await self.stream.receive()
             if not data:
-                raise self.ended_early(now=loop.time())
+                return Ended(255, error=self.ended_early(now=loop.time()))
             self._last_heard = loop.time()
             for event in self.decoder.feed(data):
                 await self._handle(event)
         await self._confirm_exit()
-        return self.exit_code
+        return Ended(self.exit_code)
 
     async def pump_input(self) -> None:
         """Stream local stdin as frames once the script is ready, then EOF."""
@@ -168,29 +169,13 @@ class OneoffProtocol:
             if not self.exited.is_set():
                 await self.stream.send(StdinEncoder.heartbeat())
 
-    async def run(self) -> int:
-        """Run the pumps until the output pump ends; return the remote exit status.
-
-        Raises:
-            what :meth:`pump_output` raises, or an error of :meth:`pump_input`.
-        """
-        output = asyncio.ensure_future(self.pump_output())
-        feeder = asyncio.ensure_future(self.pump_input())
-        beats = asyncio.ensure_future(self.pump_heartbeat())
-        try:
-            code = await output
-        finally:
-            for task in (feeder, beats):
-                task.cancel()
-            for task in (feeder, beats):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            await self.close()
-        if feeder.done() and not feeder.cancelled() and feeder.exception():
-            exc = feeder.exception()
-            assert exc is not None
-            raise exc
-        return code
+    def policy(self) -> Policy:
+        """This command as a session of the loop."""
+        return Policy(
+            pumps=(self.pump_output, self.pump_input, self.pump_heartbeat),
+            interrupt=self.interrupt,
+            finish=self.close,
+        )
 
     # -- the loop's calls -----------------------------------------------------------------
 
@@ -262,8 +247,7 @@ class OneoffProtocol:
 
     async def _handle(self, event: object) -> None:
         if isinstance(event, Stdout):
-            if not self.stdout.broken:
-                await self.stdout.write(event.data)
+            await self.stdout.write(event.data)
         elif isinstance(event, Stderr):
             await self.stderr.write(event.data)
         elif isinstance(event, Ready):
@@ -296,5 +280,7 @@ class OneoffProtocol:
 
     async def close(self) -> None:
         """Flush and release local stdout and stderr."""
-        await self.stdout.close()
-        await self.stderr.close()
+        try:
+            await self.stdout.close()
+        finally:
+            await self.stderr.close()

@@ -7,18 +7,18 @@ Knows nothing of typer: the CLI builds an ``ExecRequest`` and a ``Console`` and 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ecs_exec.aws import ssm as aws_ssm
 from ecs_exec.aws.clients import AwsClients
 from ecs_exec.aws.ecs import EcsApi, ExecSession
 from ecs_exec.aws.resolve import ExecTarget, Resolver, TargetSpec, TaskPicker
 from ecs_exec.errors import ConfigurationError, EcsExecError, TaskStoppedError, UsageError
 from ecs_exec.local.terminal import Console
+from ecs_exec.session.loop import Policy, SessionEnd, Warn, run_session
 from ecs_exec.timing import dump as dump_timings, mark
 from ecs_exec.transports.base import RemoteStream
 
@@ -122,9 +122,17 @@ def run_exec(
     request: ExecRequest,
     console: Console,
     *,
+    warn: Warn,
     picker: TaskPicker | None = None,
 ) -> int:
-    """Resolve, start the session and run it; returns the remote exit status."""
+    """Resolve, start the session and run it; returns the remote exit status.
+
+    Once ExecuteCommand has succeeded, every way out ends the session (TerminateSession)
+    unless it ended by itself; ``warn`` hears when that fails.
+
+    Raises:
+        EcsExecError: the session could not start, or failed.
+    """
     mark("start")
     _prefetch_session_modules()
     api = EcsApi(clients.ecs, profile=clients.settings.profile)
@@ -138,6 +146,7 @@ def run_exec(
 
     heartbeat = heartbeat_seconds()
     command = _build_command(request, nonce)
+    check_before_session(request, console)
     session = api.execute_command(
         cluster=target.cluster,
         task_arn=target.task.arn,
@@ -146,13 +155,42 @@ def run_exec(
     )
     mark("execute_command")
     logger.debug("session %s to %s", session.session_id, target.ssm_target)
+    end = SessionEnd(
+        session.session_id,
+        lambda: aws_ssm.terminate_session(
+            clients.ssm, session.session_id, profile=clients.settings.profile
+        ),
+        warn=warn,
+    )
     try:
         return asyncio.run(
-            _run_session(clients, api, target, session, request, console, nonce, poll, heartbeat)
+            _run_session(
+                clients, api, target, session, request, console, nonce, poll, heartbeat, end
+            )
         )
+    except BaseException:
+        end.terminate_now()  # a failure before the loop took charge (it settles ``end``)
+        raise
     finally:
         mark("end")
         dump_timings()
+
+
+def check_before_session(request: ExecRequest, console: Console) -> None:
+    """What can fail locally is checked before ExecuteCommand starts anything remotely.
+
+    Raises:
+        PluginError: --transport plugin and no plugin binary.
+        TerminalError: an interactive session and no usable terminal.
+    """
+    if request.transport == "plugin":
+        from ecs_exec.transports.official_plugin import find_plugin
+
+        find_plugin()
+    if request.interactive:
+        from ecs_exec.session.interactive import check_terminal
+
+        check_terminal(console)
 
 
 def _prefetch_session_modules() -> None:
@@ -183,14 +221,14 @@ def _build_command(request: ExecRequest, nonce: str) -> str:
     )
 
 
-async def open_stream(
+def make_stream(
     clients: AwsClients, target: ExecTarget, session: ExecSession, request: ExecRequest
 ) -> RemoteStream:
-    """Start the transport the request asks for."""
+    """The transport the request asks for, not yet started."""
     if request.transport == "plugin":
         from ecs_exec.transports.official_plugin import PluginStream
 
-        plugin = PluginStream(
+        return PluginStream(
             session,
             region=clients.region,
             profile=clients.settings.profile,
@@ -198,13 +236,9 @@ async def open_stream(
             ssm_endpoint=clients.ssm.meta.endpoint_url,
             clients=clients,
         )
-        await plugin.start()
-        return plugin
     from ecs_exec.transports.native import NativeStream
 
-    native = NativeStream(session, clients=clients, target=target.ssm_target)
-    await native.start()
-    return native
+    return NativeStream(session, clients=clients, target=target.ssm_target)
 
 
 def task_poll_seconds() -> float:
@@ -264,41 +298,18 @@ async def _run_session(
     nonce: str,
     poll: float,
     heartbeat: float,
+    end: SessionEnd,
 ) -> int:
     from ecs_exec.remote import ExitMarkerFilter, StdinEncoder, StreamDecoder
-    from ecs_exec.session.interactive import run_interactive
+    from ecs_exec.session.interactive import InteractiveSession
     from ecs_exec.session.oneoff import OneoffProtocol
 
-    loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
-    interrupted: list[int] = []
-    oneoff: OneoffProtocol | None = None
-    stopping: set[asyncio.Future[int | None]] = set()
-
-    def on_signal(signum: int) -> None:
-        interrupted.append(signum)
-        if main is None:
-            return
-        if oneoff is not None and len(interrupted) == 1:
-            # Give the remote command its SIGINT/SIGTERM and the script its cleanup first.
-            stop = asyncio.ensure_future(oneoff.interrupt(signum))
-            stopping.add(stop)
-            stop.add_done_callback(lambda _: main.cancel())
-        else:
-            main.cancel()
-
-    # In a one-off command Ctrl-C is ours to handle (the remote PTY is raw); in interactive
-    # mode the terminal is raw too, so these only arrive from kill(1) or a closing terminal.
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, on_signal, signum)
-    stream = await open_stream(clients, target, session, request)
-    mark("stream_open")
-    finished = False
+    stream = make_stream(clients, target, session, request)
+    policy: Policy
     if request.interactive:
-        work = run_interactive(stream, console, marker=ExitMarkerFilter(nonce))
+        policy = InteractiveSession(stream, console, marker=ExitMarkerFilter(nonce)).policy()
     else:
-        oneoff = OneoffProtocol(
+        policy = OneoffProtocol(
             stream,
             console,
             decoder=StreamDecoder(nonce),
@@ -306,31 +317,9 @@ async def _run_session(
             attach_stdin=request.attach_stdin,
             noise_to_stderr=request.transport != "plugin",
             heartbeat=heartbeat,
-        )
-        work = oneoff.run()
-    session_task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(watch_task(api, target, poll))
-    try:
-        await asyncio.wait({session_task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        if watcher.done() and not session_task.done():
-            session_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await session_task
-            watcher.result()  # raises TaskStoppedError
-        code = session_task.result()
-        finished = True
-        return code
-    except asyncio.CancelledError:
-        session_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await session_task
-        if interrupted:
-            return 128 + interrupted[0]  # 130 for SIGINT (ExitStatus.INTERRUPTED), as shells do
-        raise
-    finally:
-        watcher.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(stream.close(terminate=not finished), timeout=10)
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            with contextlib.suppress(Exception):
-                loop.remove_signal_handler(signum)
+        ).policy()
+
+    async def watch() -> None:
+        await watch_task(api, target, poll)
+
+    return await run_session(stream, policy, end, extra_pumps=(watch,))

@@ -1,8 +1,10 @@
-"""The byte stream a session mode talks to, whichever transport carries it.
+"""The byte stream a session talks to, whichever transport carries it.
 
 The native transport (pure-Python data channel) and the plugin transport (the official
-session-manager-plugin under pexpect) both offer this; the interactive and one-off modes
-are written once against it.
+session-manager-plugin under pexpect) both offer this; the session loop and its policies
+(interactive, one-off, the drop-in's shell) are written once against it. Ending the remote
+session (ssm:TerminateSession) is not the stream's business: the session loop does it, so
+that every way out of a session does it, and reports when it fails.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ from typing import Protocol
 
 
 class RemoteStream(Protocol):
-    """A started Session Manager session: bytes to and from the remote PTY."""
+    """A Session Manager session: bytes to and from the remote PTY."""
+
+    async def start(self) -> None:
+        """Connect (the websocket, or the plugin process); called once, before the rest."""
 
     async def send(self, data: bytes) -> None:
         """Queue input for the remote PTY; waits while too much is unacknowledged."""
@@ -22,5 +27,5 @@ class RemoteStream(Protocol):
     async def receive(self) -> bytes:
         """The next output bytes, in order; b"" once the session has ended."""
 
-    async def close(self, *, terminate: bool = False) -> None:
-        """Stop; with ``terminate`` also end the remote session (the process is killed)."""
+    async def close(self) -> None:
+        """Stop: release the connection or process (the remote session is not ended)."""

@@ -390,9 +390,9 @@ def test_with_the_official_plugin(aws_env, monkeypatch):
     async def main() -> bytes:
         stream = open_stream(aws_env, "sh -c 'stty raw -echo; echo READY; head -c 6'")
         await stream.start()
-        await receive_until(stream, b"READY\n")
+        head = await receive_until(stream, b"READY\n")
         await stream.send(b"abc\ndz")
-        out = await drain(stream)
+        out = head + await drain(stream)
         await stream.close()
         return out
 

@@ -13,6 +13,7 @@ from ecs_exec.errors import ConfigurationError, SessionEndedError
 from ecs_exec.local.terminal import Console
 from ecs_exec.remote import StdinEncoder, StreamDecoder
 from ecs_exec.remote.encoder import EXIT_CONFIRMED, HEARTBEAT, INTERRUPT
+from ecs_exec.session.loop import SessionEnd, run_session
 from ecs_exec.session.oneoff import IDLE_TIMEOUT, OneoffProtocol, heartbeat_seconds
 
 NONCE = "feedfacecafebeef"
@@ -46,8 +47,17 @@ class ScriptedStream:
             await self._changed.wait()
         return chunk
 
-    async def close(self, *, terminate: bool = False) -> None:
+    async def start(self) -> None:
         pass
+
+    async def close(self) -> None:
+        pass
+
+
+async def run(proto: OneoffProtocol, stream: ScriptedStream) -> int:
+    """The protocol as the session loop runs it (its policy), with nothing to terminate."""
+    end = SessionEnd("session-id", lambda: None, warn=lambda warning: None)
+    return await run_session(stream, proto.policy(), end)
 
 
 def chunks(*items: bytes) -> Callable[[list[bytes]], bytes | None]:
@@ -76,7 +86,7 @@ def protocol(stream: ScriptedStream, console: Console, heartbeat: float = 60.0) 
 
 def test_exit_record_is_confirmed_last(console: Console) -> None:
     stream = ScriptedStream(chunks(READY, TAG + b"Ob\naGk=\n.", exited(3)))
-    assert asyncio.run(protocol(stream, console).run()) == 3
+    assert asyncio.run(run(protocol(stream, console), stream)) == 3
     assert stream.sent.count(EXIT_CONFIRMED) == 1
 
 
@@ -91,7 +101,7 @@ def test_exit_record_is_confirmed_last(console: Console) -> None:
 def test_early_end_names_its_cause(console: Console, items: tuple[bytes, ...], reason: str) -> None:
     stream = ScriptedStream(chunks(*items))
     with pytest.raises(SessionEndedError) as caught:
-        asyncio.run(protocol(stream, console).run())
+        asyncio.run(run(protocol(stream, console), stream))
     assert caught.value.reason == reason
     assert caught.value.hint
     assert "container may have stopped" not in str(caught.value)
@@ -101,9 +111,10 @@ def test_early_end_names_its_cause(console: Console, items: tuple[bytes, ...], r
 def test_long_silence_is_named_as_the_idle_timeout(console: Console) -> None:
     async def main() -> SessionEndedError:
         loop = asyncio.get_running_loop()
-        proto = protocol(ScriptedStream(chunks(READY)), console)
+        stream = ScriptedStream(chunks(READY))
+        proto = protocol(stream, console)
         with pytest.raises(SessionEndedError):
-            await proto.run()
+            await run(proto, stream)
         return proto.ended_early(now=loop.time() + IDLE_TIMEOUT)
 
     error = asyncio.run(main())
@@ -133,7 +144,7 @@ def test_heartbeats_flow_while_the_command_is_silent(console: Console) -> None:
     stream = ScriptedStream(
         once((always, READY), (lambda sent: sent.count(HEARTBEAT) >= 3, exited(0)))
     )
-    assert asyncio.run(protocol(stream, console, heartbeat=0.01).run()) == 0
+    assert asyncio.run(run(protocol(stream, console, heartbeat=0.01), stream)) == 0
     assert stream.sent.count(HEARTBEAT) == 3
     assert stream.sent.count(EXIT_CONFIRMED) == 1
 
@@ -143,9 +154,9 @@ def test_interrupt_waits_for_the_exit_record(console: Console) -> None:
 
     async def main() -> tuple[int | None, int]:
         proto = protocol(stream, console)
-        run = asyncio.ensure_future(proto.run())
+        running = asyncio.ensure_future(run(proto, stream))
         code = await proto.interrupt(2)
-        return code, await run
+        return code, await running
 
     assert asyncio.run(main()) == (130, 130)
     assert stream.sent.count(INTERRUPT) == 1
@@ -159,14 +170,14 @@ def test_interrupt_before_ready_waits_for_ready(console: Console) -> None:
 
     async def main() -> tuple[int | None, int]:
         proto = protocol(stream, console)
-        run = asyncio.ensure_future(proto.run())
+        running = asyncio.ensure_future(run(proto, stream))
         stopping = asyncio.ensure_future(proto.interrupt(15))
         for _ in range(10):
             await asyncio.sleep(0)
         assert stream.sent == []  # nothing goes out before READY
         gate.append(True)
         await stream.send(b"")  # wake the scripted receive
-        return await stopping, await run
+        return await stopping, await running
 
     assert asyncio.run(main()) == (130, 130)
     assert stream.sent.count(INTERRUPT) == 1
