@@ -68,15 +68,18 @@ Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and b
 
 8. The exit handshake: wait for the encoders, remove the private directory, print
    ``X<status>``, then wait until the reader has read the client's confirmation (at most
-   :data:`CONFIRM_WAIT` seconds: a client that vanished does not keep the script for long),
-   and exit with the status. The wait matters: the script is the session leader of the
-   PTY, and when it exits the kernel hangs the terminal up, and a pty hangup flushes output
-   the reader has not read yet (``pty_flush_buffer``), so a record written just before
-   exiting could vanish on a busy machine, whatever pause came before the exit. It also
-   keeps the agent from closing the session (it does that 2 s after the PTY's end) while
-   output lost in a dropped connection is still being resent. Since the directory is gone
-   before the record, a session terminated right after it leaves nothing behind. The
-   interactive wrapper does the same after its exit marker (:mod:`ecs_exec.remote.marker`).
+   :data:`CONFIRM_WAIT` seconds: a client that vanished does not keep the script for long), and
+   exit with the status. The bound is a ``sleep`` the script waits for; the reader kills it
+   when the confirmation comes (it learns its pid through the FIFO ``c``), so nothing is left
+   running (it sends SIGPIPE, the one signal death shells do not report). The wait matters: the
+   script is the session leader of the PTY, and when it exits the kernel hangs the terminal up,
+   and a pty hangup flushes output the reader has not read yet (``pty_flush_buffer``), so a
+   record written just before exiting could vanish on a busy machine, whatever pause came
+   before the exit. It also keeps the agent from closing the session (it does that 2 s after
+   the PTY's end) while output lost in a dropped connection is still being resent. Since the
+   directory is gone before the record, a session terminated right after it leaves nothing
+   behind. The interactive wrapper does the same after its exit marker
+   (:mod:`ecs_exec.remote.marker`).
 
 The records are described in :mod:`ecs_exec.remote.decoder`.
 """
@@ -106,10 +109,13 @@ OUTPUT_CHUNK = 65536
 FRAME_CHUNKS = 14
 #: Largest decompressed output frame.
 OUTPUT_FRAME = FRAME_CHUNKS * OUTPUT_CHUNK
-#: Seconds the scripts wait for the client's confirmation of the exit record or marker
-#: (the script's ``sleep 60``). Longer than a resumed connection takes to deliver what a drop
-#: lost (the agent resends one message per 100 ms), short enough not to linger.
+#: Seconds the one-off script waits for the client's confirmation of the exit record (its
+#: ``sleep 60``). Longer than a resumed connection takes to deliver what a drop lost (the
+#: agent resends one message per 100 ms), short enough not to linger.
 CONFIRM_WAIT = 60
+#: Seconds of silence after which the interactive wrapper stops waiting for the confirmation
+#: of its exit marker (``stty ... time 250``: VTIME is in tenths and at most 255).
+MARKER_CONFIRM_WAIT = 25
 #: Seconds between the SIGINT and the SIGTERM of an interrupt (the script's ``sleep 2``).
 INTERRUPT_GRACE = 2
 
@@ -139,7 +145,8 @@ done
 trap 'rm -rf "$d"' EXIT
 trap 'exit 129' HUP
 trap '' INT TERM
-(cd "$d" && mkfifo i O E On En Of Ef Oc Ec Ow Ew) || { r Mtmpdir; exit 127; }
+(cd "$d" && mkfifo i c O E On En Of Ef Oc Ec Ow Ew) || { r Mtmpdir; exit 127; }
+exec 8<>"$d/c"
 fb=iflag=fullblock
 dd if=/dev/null bs=1 count=1 $fb 2>/dev/null || fb=
 W='-w 0'
@@ -215,7 +222,7 @@ case $l in
 a) break;;
 h) r H >&7;;
 i) kill -s INT 0
-(sleep 2; kill -s TERM 0) </dev/null >/dev/null 2>&1 7>&- &
+(sleep 2; kill -s TERM 0) </dev/null >/dev/null 2>&1 7>&- 8<&- & u=$!
 ;;
 0) exec >/dev/null;;
 ''|*[!0-9]*) break;;
@@ -226,6 +233,8 @@ else dd $x 2>/dev/null | { cat || cat >/dev/null; }
 fi;;
 esac
 done
+[ -z "$u" ] || kill -s PIPE $u 2>/dev/null
+read -r u <&8 && kill -s PIPE $u
 }
 w() {
 case $1 in
@@ -263,25 +272,26 @@ s=$?
 [ $s = 127 ] && t='command not found' || t='Permission denied'
 printf '%s: %s: %s\n' "$0" "$1" "$t" >&2
 (exit $s)
-fi <"$k" >"$d/O" 2>"$d/E"
+fi <"$k" >"$d/O" 2>"$d/E" 8<&-
 s=$?
 trap '' INT TERM
 for t in $o $q $g $h; do
 while kill -0 $t 2>/dev/null; do wait $t; done
 done
 rm -rf "$d"
+sleep 60 </dev/null >/dev/null 2>&1 & k=$!
+echo $k >&8
 r "X$s"
-(sleep 60; kill -s KILL $p) </dev/null >/dev/null 2>&1 & k=$!
-while kill -0 $p 2>/dev/null; do wait $p; done
-kill -s KILL $k 2>/dev/null
+while kill -0 $k 2>/dev/null; do wait $k; done
 exit $s
 """
 
 # Interactive sessions: the command owns the PTY (no stty, no framing); afterwards an OSC
 # sequence carries the status, which terminals ignore if it ever leaks to the screen, and the
-# wrapper waits for the client's confirmation line (see ecs_exec.remote.marker). Only sh is
-# required: without stty the line is read cooked (the client no longer shows anything), and
-# without sleep the wait is bounded by the session's end instead.
+# wrapper waits for the client's confirmation line (see ecs_exec.remote.marker): in raw mode
+# with VMIN 0 and VTIME 25 s, a read gets nothing after 25 s of silence, which ends the wait
+# (no timer process to clean up). Only sh is required: without stty the line is read cooked
+# (the client no longer shows anything) and the wait is bounded by the session's end.
 INTERACTIVE_SCRIPT = r"""n=$1
 shift
 if [ $# -eq 0 ]; then
@@ -289,11 +299,8 @@ if command -v bash >/dev/null 2>&1; then set -- bash -l; else set -- sh -l; fi
 fi
 "$@"
 s=$?
-stty raw -echo 2>/dev/null
+stty raw -echo min 0 time 250 2>/dev/null
 printf '\033]7770;%s;%d\007' "$n" "$s"
-if command -v sleep >/dev/null 2>&1; then
-(sleep 60; kill -s KILL $$) </dev/null >/dev/null 2>&1 &
-fi
 while read -r l; do
 case $l in *"$n"*) break;; esac
 done

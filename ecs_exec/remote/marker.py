@@ -6,11 +6,12 @@ terminals ignore if it ever reaches one. The filter removes it even when split a
 and holds back only a tail that could still become the marker, so output is not delayed.
 
 The exit handshake: before printing the marker the wrapper switches the PTY to raw mode
-without echo, and after it the wrapper reads lines until one contains the nonce (or 60 s
-pass), because its exit as the session leader hangs the terminal up, which can discard output
-not read yet. The client sends :attr:`ExitMarkerFilter.confirmation` as soon as it has the
-marker. The leading LF ends whatever the user typed after the command exited, so that line
-cannot hide the nonce; raw mode keeps the line from being echoed into the output.
+without echo, and after it the wrapper reads lines until one contains the nonce (or 25 s
+pass without input), because its exit as the session leader hangs the terminal up, which can
+discard output not read yet. The client sends :attr:`ExitMarkerFilter.confirmation` as soon
+as it has the marker. The leading LF ends whatever the user typed after the command exited,
+so that line cannot hide the nonce; raw mode keeps the line from being echoed into the
+output.
 """
 
 from __future__ import annotations

@@ -6,10 +6,10 @@ wrapper prints (ECS Exec itself never reports it). A policy of the session loop
 (:mod:`ecs_exec.session.loop`): output, input and resize pumps, the marker as the verdict.
 
 The exit handshake: the wrapper stays alive after printing the marker until it reads the
-marker's confirmation line (or 60 s pass), so the terminal's hang-up cannot discard the
-marker. :func:`confirm_exit` sends that line and waits up to :data:`CONFIRM_LINGER` for the
-session to end; the output pump calls it as soon as the marker was seen, before its verdict
-lets the loop cancel the input pump and close the stream.
+marker's confirmation line (or 25 s pass without input), so the terminal's hang-up cannot
+discard the marker. :func:`confirm_exit` sends that line and waits up to
+:data:`CONFIRM_LINGER` for the session to end; the output pump calls it as soon as the marker
+was seen, before its verdict lets the loop cancel the input pump and close the stream.
 """
 
 from __future__ import annotations

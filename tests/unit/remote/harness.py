@@ -144,6 +144,24 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+def _group_members(pgid: int) -> list[str]:
+    """``pid state cmdline`` of the live processes in group ``pgid`` (diagnostics)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                argv = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            found.append(f"{entry} {fields[0].decode()} {argv[:80]}")
+    return found
+
+
 def _make_controlling_tty() -> None:
     # Runs in the child after setsid(): stdin (the PTY slave) becomes the controlling
     # terminal, as creack/pty's Start (Setsid + Setctty) does for the agent.
@@ -194,6 +212,8 @@ class AgentEmulator:
         self._writer.start()
         #: Set by close() if processes of the session outlived the script.
         self.leftover_processes = False
+        #: Their command lines, for the failure message.
+        self.leftovers: list[str] = []
 
     def write(self, data: bytes) -> None:
         """Queue ``data`` for the PTY master (written by a thread, as writes may block)."""
@@ -214,6 +234,7 @@ class AgentEmulator:
         while _group_alive(self.process.pid):
             if time.monotonic() > deadline:
                 self.leftover_processes = True
+                self.leftovers = _group_members(self.process.pid)
                 os.killpg(self.process.pid, signal.SIGKILL)
                 break
             time.sleep(0.01)
@@ -279,6 +300,7 @@ class Result:
     events: list[tuple[float, Event]] = field(default_factory=list)
     wire_bytes: int = 0
     leftover_processes: bool = False
+    leftovers: list[str] = field(default_factory=list)
     heartbeats: int = 0  # heartbeat records seen (the decoder drops them)
 
 
@@ -350,6 +372,7 @@ def run_oneoff(
     finally:
         agent.close()
         result.leftover_processes = agent.leftover_processes
+        result.leftovers = agent.leftovers
     result.stdout, result.stderr, result.noise = bytes(out), bytes(err), bytes(noise)
     result.heartbeats = raw.count(b"\n@" + nonce.encode() + b":H\n")
     return result

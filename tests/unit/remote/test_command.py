@@ -88,11 +88,11 @@ def test_script_frame_bounds_match_the_decoder() -> None:
 
 
 def test_script_waits_match_the_documented_constants() -> None:
-    from ecs_exec.remote.command import CONFIRM_WAIT, INTERRUPT_GRACE
+    from ecs_exec.remote.command import CONFIRM_WAIT, INTERRUPT_GRACE, MARKER_CONFIRM_WAIT
     from ecs_exec.session.oneoff import INTERRUPT_WAIT
 
-    assert f"(sleep {CONFIRM_WAIT}; kill -s KILL $p)" in ONEOFF_SCRIPT
-    assert f"(sleep {CONFIRM_WAIT}; kill -s KILL $$)" in INTERACTIVE_SCRIPT
+    assert f"\nsleep {CONFIRM_WAIT} </dev/null" in ONEOFF_SCRIPT
+    assert f" min 0 time {MARKER_CONFIRM_WAIT * 10} " in INTERACTIVE_SCRIPT
     assert f"(sleep {INTERRUPT_GRACE}; kill -s TERM 0)" in ONEOFF_SCRIPT
     assert INTERRUPT_WAIT > INTERRUPT_GRACE + 1  # the client waits for the SIGTERM's outcome
     assert "sleep 0.3" not in ONEOFF_SCRIPT + INTERACTIVE_SCRIPT  # no pause stands in for it
