@@ -11,8 +11,8 @@ import pytest
 
 from ecs_exec.remote import Event, Stdout
 from ecs_exec.remote.command import OUTPUT_CHUNK, OUTPUT_FRAME
-from tests.unit.remote.conftest import busybox_dir
-from tests.unit.remote.harness import AgentEmulator, Result, run_oneoff
+from tests.integration.remote.conftest import busybox_dir
+from tests.integration.remote.harness import AgentEmulator, Result, run_oneoff
 
 AWKWARD_ARGV = [
     "",

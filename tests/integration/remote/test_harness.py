@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ecs_exec.remote import build_interactive_command
-from tests.unit.remote.harness import AgentEmulator, AgentUtf8
+from tests.integration.remote.harness import AgentEmulator, AgentUtf8
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ecs_exec.remote import Event, Exited, Ready, Stderr, StdinEncoder, Stdout
-from tests.unit.remote.harness import AgentEmulator, run_oneoff
+from tests.integration.remote.harness import AgentEmulator, run_oneoff
 
 
 def test_script_waits_for_the_confirmation(shell_path: str) -> None:
