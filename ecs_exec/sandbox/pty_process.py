@@ -54,7 +54,32 @@ def command_environment(environment: Mapping[str, str], *, path: str, home: str)
     return env
 
 
+#: Signals a parent may have left ignored (a background job of a non-interactive shell ignores
+#: SIGINT and SIGQUIT; nohup ignores SIGHUP), which exec would pass on to the command.
+_RESET_SIGNALS = (
+    signal.SIGINT,
+    signal.SIGQUIT,
+    signal.SIGHUP,
+    signal.SIGTERM,
+    signal.SIGTSTP,
+    signal.SIGTTIN,
+    signal.SIGTTOU,
+)
+
+
+def reset_signal_dispositions() -> None:  # pragma: no cover - runs in the child
+    """Default dispositions for the job-control and termination signals.
+
+    The agent runs as a system service, so a container's command starts with every signal at
+    its default; whatever the process that started the sandbox ignored must not leak into its
+    "containers" (a Ctrl-C would then not stop the remote command).
+    """
+    for signum in _RESET_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def _set_controlling_tty() -> None:  # pragma: no cover - runs in the child
+    reset_signal_dispositions()
     # start_new_session made us a session leader with no ctty; stdin is the PTY slave.
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 

@@ -39,6 +39,7 @@ from ecs_exec.remote import (
     new_nonce,
     shlexgo,
 )
+from ecs_exec.sandbox.pty_process import reset_signal_dispositions
 
 AGENT_READ_SIZE = 1024  # StreamDataPayloadSize in the agent's shell plugin
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
@@ -164,7 +165,9 @@ def _group_members(pgid: int) -> list[str]:
 
 def _make_controlling_tty() -> None:
     # Runs in the child after setsid(): stdin (the PTY slave) becomes the controlling
-    # terminal, as creack/pty's Start (Setsid + Setctty) does for the agent.
+    # terminal, as creack/pty's Start (Setsid + Setctty) does for the agent; signals start at
+    # their defaults, as under the agent, whatever the test runner's parent ignored.
+    reset_signal_dispositions()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
