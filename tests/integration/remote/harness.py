@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ecs_exec.remote import (
     Event,
@@ -307,6 +308,26 @@ class Result:
     heartbeats: int = 0  # heartbeat records seen (the decoder drops them)
 
 
+def _session_processes(agent: AgentEmulator) -> str:
+    """What still runs in the agent's session, with signal masks (for a timeout's message)."""
+    listing = subprocess.run(
+        ["ps", "-o", "pid,stat,args", "-s", str(agent.process.pid)],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    lines = []
+    for line in listing.splitlines()[1:]:
+        pid = line.split()[0]
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            status = ""
+        masks = [s for s in status.splitlines() if s.startswith(("SigBlk", "SigIgn", "SigCgt"))]
+        lines.append(f"{line.strip()[:70]} {' '.join(masks)}")
+    return "; ".join(lines)
+
+
 def run_oneoff(
     argv: list[str],
     *,
@@ -342,7 +363,11 @@ def run_oneoff(
             try:
                 item = agent.output.get(timeout=max(0.01, deadline - time.monotonic()))
             except queue.Empty:
-                raise TimeoutError(f"{argv!r} did not finish within {timeout} s") from None
+                raise TimeoutError(
+                    f"{argv!r} did not finish within {timeout} s; events: "
+                    f"{[type(e).__name__ for _, e in result.events]}; output tail: "
+                    f"{bytes(raw[-300:])!r}; processes left: {_session_processes(agent)}"
+                ) from None
             events = decoder.close() if item is None else decoder.feed(item[1])
             now = time.monotonic() if item is None else item[0]
             result.wire_bytes += 0 if item is None else len(item[1])
