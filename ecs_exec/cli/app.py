@@ -144,7 +144,9 @@ value is an error; an empty environment variable counts as unset.
 
 CLUSTER_NAME and SERVICE_NAME together lock the connection, as an access gateway needs:
 flags that change the target, region, profile or endpoint are refused, and so is
---sandbox. ECS_EXEC_LOCK=0 turns the lock off (README: "For gateway administrators").
+--sandbox. ECS_EXEC_LOCK=0 turns the lock off (README: "For gateway administrators");
+under it ECS_EXEC_ALLOWED_CONTAINERS lists the containers --container may name, and
+ECS_EXEC_LOCK_ALLOW the commands allowed all the same (such as context).
 ECS_EXEC_CONTEXT or --context choose a named context (`ecs-exec context`), below the
 environment. ECS_EXEC_TRANSPORT sets the transport. CONNECTION_DEBUG=1 is --debug.
 
