@@ -18,7 +18,10 @@ Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and b
    (ready) only now and the client sends no stdin before it sees it.
 3. A private ``mktemp -d`` directory holds FIFOs for stdin/stdout/stderr and the encoders'
    hand-offs. It is removed before the exit record is printed (below), and by an EXIT trap
-   on the other ways out (HUP turned into an exit so the trap runs).
+   on the other ways out (HUP turned into an exit so the trap runs). A cancelled session
+   (TerminateSession, the idle timeout) SIGKILLs the script itself, so no trap of its own
+   runs; the agent then closes the PTY and the kernel hangs up the script's helpers, and the
+   stdin reader, which lives until the end, removes the directory on that SIGHUP.
 4. Signals: the script and every helper it starts ignore SIGINT and SIGTERM (ignored
    dispositions are inherited, so the helpers are immune from their first instruction);
    only while the command runs does the script catch them instead (a caught signal is reset
@@ -215,6 +218,7 @@ j=$((j+1))
 done
 }
 i() {
+trap 'rm -rf "$d" || { sleep 1; rm -rf "$d"; }; exit 129' HUP
 if [ -n "$fb" ]; then h="bs=8 count=1 $fb"; else h="bs=1 count=8"; fi
 while l=$(dd $h 2>/dev/null); do
 l=${l##* }
