@@ -74,7 +74,12 @@ Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and b
    :data:`CONFIRM_WAIT` seconds: a client that vanished does not keep the script for long), and
    exit with the status. The bound is a ``sleep`` the script waits for; the reader kills it
    when the confirmation comes (it learns its pid through the FIFO ``c``), so nothing is left
-   running (it sends SIGPIPE, the one signal death shells do not report). The wait matters: the
+   running (it sends SIGPIPE, the one signal death shells do not report). The reader repeats
+   the SIGPIPE each second until the ``sleep`` is gone: bash with an EXIT trap catches SIGPIPE,
+   and its forked child keeps that handler until it execs ``sleep``, so a signal that arrives
+   in between is swallowed (seen on a loaded machine when the confirmation came back at once).
+   The script's exit hangs up the reader in its pause (its stderr is /dev/null there, or the
+   shell would report the hung-up ``sleep``). The wait matters: the
    script is the session leader of the PTY, and when it exits the kernel hangs the terminal up,
    and a pty hangup flushes output the reader has not read yet (``pty_flush_buffer``), so a
    record written just before exiting could vanish on a busy machine, whatever pause came
@@ -238,7 +243,7 @@ fi;;
 esac
 done
 [ -z "$u" ] || kill -s PIPE $u 2>/dev/null
-read -r u <&8 && kill -s PIPE $u
+read -r u <&8 && kill -s PIPE $u && { while sleep 1 && kill -s PIPE $u; do :; done; } 2>/dev/null
 }
 w() {
 case $1 in
