@@ -393,6 +393,11 @@ class Launcher:
             # A PATH in the container's environment wins, as in a task definition.
             path = environment.get("PATH") or self.host_path
         cwd = working_directory or "/"
+        if not os.path.isabs(cwd):
+            # A relative one (a generated fleet's, sandbox/fleet.py) is the container's own
+            # directory under the scratch directory, so tasks can be told apart.
+            cwd = os.path.join(self.scratch, cwd)
+            os.makedirs(cwd, exist_ok=True)
         if not os.path.isdir(cwd):
             # The container's directory (e.g. /srv/app) rarely exists on the host.
             logger.debug("working directory %s does not exist here; using %s", cwd, self.scratch)

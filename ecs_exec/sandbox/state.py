@@ -20,6 +20,9 @@ The JSON state file uses the ECS API's own camelCase names so that a state file 
                 "containers": [{"name": "app", "agentStatus": "RUNNING"}]}],
      "kmsKeys": ["arn:aws:kms:..."], "faults": {"api": {...}, "session": {...}}}
 
+A ``fleets`` entry generates a service with N tasks (:mod:`.fleet`); an API fault with
+``ratePerSecond`` is a rate limit (:mod:`.ratelimit`).
+
 Sandbox-only fields (``sandbox``, ``environment``/``workingDirectory`` on task containers) never
 appear in an API response; the agent side reads them to decide how to run a command.
 """
@@ -30,6 +33,7 @@ import hashlib
 import json
 import secrets
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from ecs_exec.errors import ConfigurationError
+from ecs_exec.sandbox.fleet import expand_fleets
+from ecs_exec.sandbox.ratelimit import rate_allows
 
 AGENT_NAME = "ExecuteCommandAgent"
 DEFAULT_ACCOUNT = "123456789012"
@@ -354,6 +360,8 @@ class SandboxState:
     kms_keys: list[str] = field(default_factory=list)
     faults: dict[str, Any] = field(default_factory=dict)
     sessions: SessionRegistry = field(default_factory=SessionRegistry)
+    #: token buckets of rate-limited API faults (``ratelimit``), by operation
+    rate_buckets: dict[str, list[float]] = field(default_factory=dict, repr=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- ARNs -----------------------------------------------------------------------------
@@ -409,6 +417,10 @@ class SandboxState:
                 fault = api.get(key)
                 if not isinstance(fault, dict):
                     continue
+                if "ratePerSecond" in fault:
+                    if rate_allows(self.rate_buckets, key, fault, time.monotonic()):
+                        continue
+                    return dict(fault)
                 times = int(fault.get("times", -1))
                 if times == 0:
                     continue
@@ -469,6 +481,7 @@ def env_to_api(env: Mapping[str, str]) -> list[dict[str, str]]:
 
 
 def _load(data: Mapping[str, Any]) -> SandboxState:
+    data = expand_fleets(data)
     state = SandboxState(
         account_id=str(data.get("accountId", DEFAULT_ACCOUNT)),
         region=str(data.get("region", DEFAULT_REGION)),
