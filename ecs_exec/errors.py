@@ -26,6 +26,8 @@
     │   │   └── StreamTokenRejectedError  the service refused the stream token (HTTP 403)
     │   ├── TaskStoppedError          the task stopped while the session ran
     │   ├── SessionEndedError         the session ended before the remote exit status came
+    │   ├── SessionTimedOutError      a fan-out task ran past --timeout (terminated)
+    │   ├── SessionCancelledError     a fan-out session terminated by --fail-fast or a signal
     │   ├── RemoteSetupError          the container lacks what the remote framing needs
     │   ├── SessionNotTerminatedError TerminateSession failed (a warning, never raised)
     │   └── InvalidStateError         misuse of a channel in the wrong state
@@ -244,6 +246,14 @@ class SessionEndedError(SessionError):
     def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.reason = reason
+
+
+class SessionTimedOutError(SessionError):
+    """A fan-out task ran longer than --timeout; its session was terminated."""
+
+
+class SessionCancelledError(SessionError):
+    """A fan-out session was terminated because the run stopped (--fail-fast, a signal)."""
 
 
 class RemoteSetupError(SessionError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -97,6 +98,13 @@ class AwsClients:
     def kms(self) -> KMSClient:
         client: KMSClient = self._client("kms")
         return client
+
+    def with_max_attempts(self, attempts: int) -> AwsClients:
+        """Clients with another retry budget on the same botocore session (credentials and
+        models are loaded once): the fan-out retries throttled ExecuteCommand itself."""
+        other = AwsClients(dataclasses.replace(self.settings, max_attempts=attempts))
+        other.__dict__["session"] = self.session
+        return other
 
     @property
     def region(self) -> str:

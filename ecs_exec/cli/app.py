@@ -26,6 +26,7 @@ with warnings.catch_warnings():
 __all__ = ["app", "build_command", "click_exceptions"]
 
 from ecs_exec import __version__
+from ecs_exec.cli.fanout_cmd import FanoutFlags
 from ecs_exec.cli.settings import Invocation, build_settings
 from ecs_exec.config.completion import (
     complete_clusters,
@@ -45,6 +46,11 @@ class Transport(StrEnum):
 
 class OutputFormat(StrEnum):
     table = "table"
+    json = "json"
+
+
+class FanoutOutput(StrEnum):
+    text = "text"
     json = "json"
 
 
@@ -202,8 +208,52 @@ def root(
         bool | None,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = None,
+    all_tasks: Annotated[
+        bool, typer.Option("--all", help="Run the command on every ready task of the service.")
+    ] = False,
+    tasks: Annotated[
+        str | None,
+        typer.Option("--tasks", help="Run the command on these tasks: ids, ARNs or prefixes."),
+    ] = None,
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            "--parallel",
+            help="Sessions at a time with --all/--tasks (default 32; 0: all at once).",
+            show_default=False,
+        ),
+    ] = None,
+    fail_fast: Annotated[
+        bool,
+        typer.Option("--fail-fast", help="On the first failure, stop every other task's session."),
+    ] = False,
+    timeout: Annotated[
+        str | None,
+        typer.Option("--timeout", help="Per task with --all/--tasks: 90, 30s, 5m, 1h."),
+    ] = None,
+    group: Annotated[
+        bool | None,
+        typer.Option(
+            "--group/--prefix",
+            help="Each task's output as one block when it ends, or (default) lines tagged "
+            "with the task as they come.",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        FanoutOutput | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="text (default) or json (a JSON line per task; stable).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     invocation = _invocation(ctx)
+    fanout = FanoutFlags(
+        all_tasks, tasks, parallel, fail_fast, timeout, group, output.value if output else None
+    )
     invocation.root_flags = {
         "cluster": cluster,
         "service": service,
@@ -218,6 +268,8 @@ def root(
         "debug": debug,
     }
     if ctx.invoked_subcommand is not None:
+        if fanout.fanout:
+            raise UsageError(f"--all and --tasks go with exec, not with `{ctx.invoked_subcommand}`")
         if interactive or pipe is not None or invocation.remote_argv is not None:
             raise UsageError(
                 f"--interactive, --pipe and a remote command go with exec, "
@@ -229,6 +281,19 @@ def root(
     # --context was read before parsing (cli.scope), with the lock; it is declared here
     # so that click accepts it and completes it.
     settings = build_settings(invocation.root_flags, invocation.console.environ, invocation.context)
+    if fanout.fanout:
+        from ecs_exec.cli.fanout_cmd import run_fanout_command
+
+        invocation.exit_status = run_fanout_command(
+            invocation,
+            settings,
+            fanout,
+            interactive=interactive,
+            pipe=pipe,
+            transport=settings.transport,
+        )
+        return
+    fanout.check_single()
     invocation.exit_status = run_exec_command(
         invocation, settings, interactive=interactive, pipe=pipe, transport=settings.transport
     )

@@ -218,6 +218,7 @@ class SessionIO:
         extra_pumps: more pumps (the fan-out's stop, timeout and task-stopped pumps).
         handle_signals: whether the session loop handles stop signals itself.
         watch_task: whether the session polls DescribeTasks for its own task.
+        output_high_water: the native transport's output buffer (bytes), default its own.
     """
 
     stdout: OutputSink | None = None
@@ -226,6 +227,7 @@ class SessionIO:
     extra_pumps: tuple[Pump, ...] = ()
     handle_signals: bool = True
     watch_task: bool = True
+    output_high_water: int | None = None
 
 
 def check_before_session(request: ExecRequest, console: Console) -> None:
@@ -274,9 +276,15 @@ def _build_command(request: ExecRequest, nonce: str) -> str:
 
 
 def make_stream(
-    clients: AwsClients, target: ExecTarget, session: ExecSession, request: ExecRequest
+    clients: AwsClients,
+    target: ExecTarget,
+    session: ExecSession,
+    request: ExecRequest,
+    *,
+    output_high_water: int | None = None,
 ) -> RemoteStream:
-    """The transport the request asks for, not yet started."""
+    """The transport the request asks for, not yet started (``output_high_water``: the
+    native transport's output buffer, smaller when many sessions share the process)."""
     if request.transport == "plugin":
         from ecs_exec.transports.official_plugin import PluginStream
 
@@ -290,6 +298,13 @@ def make_stream(
         )
     from ecs_exec.transports.native import NativeStream
 
+    if output_high_water is not None:
+        return NativeStream(
+            session,
+            clients=clients,
+            target=target.ssm_target,
+            output_high_water=output_high_water,
+        )
     return NativeStream(session, clients=clients, target=target.ssm_target)
 
 
@@ -364,7 +379,9 @@ async def run_started(
 
     io = io or SessionIO()
     nonce, end = started.nonce, started.end
-    stream = make_stream(clients, target, started.session, request)
+    stream = make_stream(
+        clients, target, started.session, request, output_high_water=io.output_high_water
+    )
     policy: Policy
     if request.interactive:
         policy = InteractiveSession(stream, console, marker=ExitMarkerFilter(nonce)).policy()
