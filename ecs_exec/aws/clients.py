@@ -99,10 +99,11 @@ class AwsClients:
         client: KMSClient = self._client("kms")
         return client
 
-    def with_max_attempts(self, attempts: int) -> AwsClients:
-        """Clients with another retry budget on the same botocore session (credentials and
-        models are loaded once): the fan-out retries throttled ExecuteCommand itself."""
-        other = AwsClients(dataclasses.replace(self.settings, max_attempts=attempts))
+    def without_retries(self) -> AwsClients:
+        """Clients that make one attempt per call, on the same botocore session (credentials
+        and models are loaded once): the fan-out retries throttled ExecuteCommand itself.
+        (botocore's ``max_attempts`` retry setting counts the retries, not the first call.)"""
+        other = AwsClients(dataclasses.replace(self.settings, max_attempts=0))
         other.__dict__["session"] = self.session
         return other
 

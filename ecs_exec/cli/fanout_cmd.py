@@ -82,6 +82,7 @@ def run_fanout_command(
         all_tasks=flags.all_tasks,
         tasks=flags.tasks,
         task=settings.task,
+        interactive=interactive,
         parallel=flags.parallel,
         fail_fast=flags.fail_fast,
         timeout=flags.timeout,

@@ -116,7 +116,7 @@ class Fanout:
         self.clients = clients
         self.api = api
         # One attempt per call: throttling must reach the bucket, not botocore's retries.
-        self.exec_api = EcsApi(clients.with_max_attempts(1).ecs, profile=clients.settings.profile)
+        self.exec_api = EcsApi(clients.without_retries().ecs, profile=clients.settings.profile)
         self.targets = targets
         self.request = request
         self.exec_request = request.exec_request
@@ -181,6 +181,11 @@ class Fanout:
             limit = self.request.parallel or len(ready) or 1
             slots = asyncio.Semaphore(limit)
             await asyncio.gather(*(self._one(target, slots) for target in ready))
+            if self.throttle.throttled_calls:
+                await self._note(
+                    f"{self.started} of {len(ready)} sessions started "
+                    f"({self.throttle.throttled_calls} throttled calls retried)"
+                )
         finally:
             for helper in helpers:
                 helper.cancel()
@@ -325,6 +330,11 @@ class Fanout:
                 started = await asyncio.shield(future)
             except ThrottledError:
                 self.throttle.throttled()
+                if self.throttle.throttled_calls == 1:
+                    await self._note(
+                        "ExecuteCommand is throttled (ThrottlingException): spreading out "
+                        "the session starts and retrying"
+                    )
                 if loop.time() >= deadline:
                     raise ThrottledError(
                         f"ExecuteCommand was still throttled after {START_DEADLINE:.0f} s",
@@ -431,7 +441,7 @@ class Fanout:
                     sink.discard()
 
     async def _progress(self, total: int) -> None:
-        """Notes on stderr while ExecuteCommand is throttled, then one when all started."""
+        """A note on stderr every few seconds while ExecuteCommand is being throttled."""
         reported = 0
         while self.settled < total:
             await asyncio.sleep(PROGRESS_INTERVAL)
@@ -442,11 +452,6 @@ class Fanout:
                     f"ExecuteCommand is throttled: {self.started} of {total} sessions started, "
                     f"spreading out the rest ({throttled} throttled calls retried)"
                 )
-        if self.throttle.throttled_calls:
-            await self._note(
-                f"{self.started} of {total} sessions started "
-                f"({self.throttle.throttled_calls} throttled calls retried)"
-            )
 
     async def _note(self, text: str) -> None:
         if not self.request.quiet:

@@ -88,12 +88,13 @@ def plan_fanout(
     all_tasks: bool,
     tasks: str | None,
     task: str | None,
-    parallel: int | None,
-    fail_fast: bool,
-    timeout: str | None,
-    output: str,
-    group: bool,
-    quiet: bool,
+    interactive: bool = False,
+    parallel: int | None = None,
+    fail_fast: bool = False,
+    timeout: str | None = None,
+    output: str = "text",
+    group: bool = False,
+    quiet: bool = False,
 ) -> FanoutRequest:
     """Check the fan-out flags against each other and the mode.
 
@@ -108,7 +109,7 @@ def plan_fanout(
             f"--task and {flag} cannot be combined",
             hint=f"name every task in --tasks ID,ID,... or use {flag} alone",
         )
-    if exec_request.interactive:
+    if exec_request.interactive or interactive:
         raise UsageError(
             f"{flag} runs a command on each task; interactive sessions are refused",
             hint="give the command after -- (ecs-exec ... --all -- CMD ARGS) or with --pipe",

@@ -138,7 +138,8 @@ def summary_lines(
     if cancelled:
         counts.append(f"{len(cancelled)} cancelled")
     head = "interrupted: " if signal is not None else ""
-    lines = [f"ecs-exec: {head}{len(results)} tasks in {elapsed:.1f} s: " + ", ".join(counts)]
+    tasks = f"{len(results)} task{'' if len(results) == 1 else 's'}"
+    lines = [f"ecs-exec: {head}{tasks} in {elapsed:.1f} s: " + ", ".join(counts)]
     for result in failed:
         what = f"exit {result.exit_status}" if result.status is Status.EXITED else str(result.error)
         lines.append(f"  failed      {_name(result, short)}: {what}")
