@@ -140,6 +140,7 @@ Exec (the default command):
   ecs-exec --cluster C --service-name S --interactive          # a shell
   ecs-exec --cluster C --service-name S -- rails db:migrate:status
   ecs-exec --cluster C --service-name S --pipe 'rails runner -' < job.rb
+  ecs-exec --cluster C --service-name S --all -- cat /app/REVISION   # every task
 
 The remote exit status becomes ecs-exec's; ecs-exec's own failures exit 255, usage
 errors 2 (--debug keeps these). --profile, --region, --endpoint-url, --sandbox, --debug,
@@ -209,7 +210,12 @@ def root(
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = None,
     all_tasks: Annotated[
-        bool, typer.Option("--all", help="Run the command on every ready task of the service.")
+        bool,
+        typer.Option(
+            "--all",
+            help="Run the command on every ready task of the service, concurrently. Exit 1: "
+            "some commands failed; 255: some tasks not reached (README).",
+        ),
     ] = False,
     tasks: Annotated[
         str | None,

@@ -1,8 +1,9 @@
 """Spreading ExecuteCommand calls: a client-side token bucket and jittered retries.
 
 ECS rate-limits its API per account and region with token buckets and answers a call over
-the limit with ``ThrottlingException`` (docs/fanout.md). Starting hundreds of sessions at
-once would hit it, so every ExecuteCommand first takes a token from a local bucket. The
+the limit with ``ThrottlingException`` (docs/fanout.md#7-throttling). Starting hundreds of
+sessions at once would hit it, so every ExecuteCommand first takes a token from a local
+bucket. The
 bucket starts generous (:data:`START_BURST` tokens, :data:`START_RATE` a second) so that
 an account with room starts everything at once; each throttled call halves its rate
 (never below :data:`MIN_RATE`) and each success raises it by :data:`RATE_STEP`, as TCP's
