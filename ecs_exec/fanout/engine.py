@@ -249,8 +249,6 @@ class Fanout:
                     result.error = self._stop_reason()
                     return
                 loop = asyncio.get_running_loop()
-                result.started_at = datetime.now(UTC)
-                began = loop.time()
                 try:
                     started = await self._start(target)
                 except _Stopped:
@@ -261,6 +259,9 @@ class Fanout:
                     return
                 finally:
                     self.settled += 1
+                # The task's clock (and --timeout) starts with its session.
+                result.started_at = datetime.now(UTC)
+                began = loop.time()
                 io, out, err = self._session_io(target, began)
                 try:
                     status = await run_started(

@@ -19,6 +19,7 @@ Sinks (``ecs_exec.session.oneoff.OutputSink``), one per stream of each session:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import tempfile
@@ -37,7 +38,8 @@ COLOURS = ("32", "33", "34", "35", "36", "31", "92", "93", "94", "95", "96", "91
 
 
 class OrderedOutput:
-    """Writes blocks to local descriptors in order, from one thread.
+    """Writes blocks to local descriptors in order, from one thread. Create it on the event
+    loop that writes to it.
 
     Args:
         max_bytes: queued bytes before ``write`` waits (a larger block goes through alone).
@@ -45,9 +47,11 @@ class OrderedOutput:
 
     def __init__(self, *, max_bytes: int = QUEUE_BYTES) -> None:
         self.max_bytes = max_bytes
+        self._loop = asyncio.get_running_loop()
         self._queue: queue.Queue[tuple[int, bytes] | None] = queue.Queue()
         self._queued = 0
-        self._room = threading.Condition()
+        self._lock = threading.Lock()
+        self._room = asyncio.Event()  # set (on the loop) whenever the thread made room
         self.errors: dict[int, OSError] = {}
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ecs-exec-output", daemon=True)
@@ -67,21 +71,20 @@ class OrderedOutput:
                             view = view[os.write(fd, view) :]
                     except OSError as exc:
                         self.errors[fd] = exc
-                with self._room:
+                with self._lock:
                     self._queued -= len(data)
-                    self._room.notify_all()
+                with contextlib.suppress(RuntimeError):  # the loop has closed
+                    self._loop.call_soon_threadsafe(self._room.set)
         finally:
             self._done.set()
 
-    def _fits(self, size: int) -> bool:
-        return not self._queued or self._queued + size <= self.max_bytes
-
-    def _put_when_room(self, fd: int, data: bytes) -> None:
-        with self._room:
-            while not self._fits(len(data)):
-                self._room.wait()
+    def _put_if_room(self, fd: int, data: bytes) -> bool:
+        with self._lock:
+            if self._queued and self._queued + len(data) > self.max_bytes:
+                return False
             self._queued += len(data)
             self._queue.put((fd, data))
+            return True
 
     async def write(self, fd: int, data: bytes) -> None:
         """Queue a block for ``fd``; waits (without blocking the loop) while the queue is full.
@@ -93,21 +96,20 @@ class OrderedOutput:
             raise self.errors[fd]
         if not data:
             return
-        with self._room:
-            if self._fits(len(data)):
-                self._queued += len(data)
-                self._queue.put((fd, data))
+        while not self._put_if_room(fd, data):
+            # Both the clear and the thread's set run on the loop: no wake-up is lost.
+            self._room.clear()
+            if self._put_if_room(fd, data):
                 return
-        await asyncio.get_running_loop().run_in_executor(None, self._put_when_room, fd, data)
+            await self._room.wait()
 
     def broken(self, fd: int) -> bool:
         return isinstance(self.errors.get(fd), BrokenPipeError)
 
     async def close(self) -> None:
         """Write out everything queued and stop the thread."""
-        loop = asyncio.get_running_loop()
         self._queue.put(None)
-        await loop.run_in_executor(None, self._done.wait)
+        await self._loop.run_in_executor(None, self._done.wait)
 
 
 class LineSink:

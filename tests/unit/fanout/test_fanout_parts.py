@@ -239,3 +239,18 @@ def test_summary_names_each_task_that_did_not_succeed() -> None:
         "  failed      aaaaaaaa: exit 3",
         f"  not reached {'b' * 32}: session lost",
     ]
+
+
+def test_a_full_output_queue_makes_writers_wait_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "out"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+
+    async def main() -> None:
+        output = OrderedOutput(max_bytes=4)
+        for index in range(200):
+            await output.write(fd, b"%03d" % index)
+        await output.close()
+
+    asyncio.run(main())
+    os.close(fd)
+    assert path.read_bytes() == b"".join(b"%03d" % i for i in range(200))
