@@ -25,6 +25,9 @@ START_RATE = 100.0
 #: The slowest the bucket goes, and what each success adds back.
 MIN_RATE = 1.0
 RATE_STEP = 1.0
+#: The rate is halved at most once in this many seconds: the calls in flight when the limit
+#: is hit all come back throttled, and each must not halve it again.
+HALVING_INTERVAL = 1.0
 #: Full-jitter backoff: a random wait in [0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)].
 BACKOFF_BASE = 0.1
 BACKOFF_CAP = 5.0
@@ -56,6 +59,7 @@ class StartThrottle:
         self._clock = clock
         self._rand = rand
         self._last: float | None = None
+        self._halved: float | None = None
         self._lock = asyncio.Lock()
         #: Throttled calls so far (for the progress notes).
         self.throttled_calls = 0
@@ -83,10 +87,14 @@ class StartThrottle:
                 await asyncio.sleep((1.0 - self.tokens) / self.rate)
 
     def throttled(self) -> None:
-        """A call was throttled: halve the rate and empty the bucket."""
+        """A call was throttled: halve the rate (once a :data:`HALVING_INTERVAL`) and empty
+        the bucket."""
         self.throttled_calls += 1
         self._refill()
-        self.rate = max(MIN_RATE, self.rate / 2)
+        now = self._now()
+        if self._halved is None or now - self._halved >= HALVING_INTERVAL:
+            self._halved = now
+            self.rate = max(MIN_RATE, self.rate / 2)
         self.tokens = min(self.tokens, 0.0)
 
     def succeeded(self) -> None:

@@ -112,12 +112,15 @@ def test_the_bucket_halves_on_throttling_and_spreads_calls() -> None:
     assert bucket.tokens == 0
     bucket.throttled()
     assert (bucket.rate, bucket.throttled_calls) == (2, 1)
+    bucket.throttled()  # the calls in flight come back throttled too: one halving
+    assert (bucket.rate, bucket.throttled_calls) == (2, 2)
     for _ in range(10):
+        now[0] += 1.0
         bucket.throttled()
     assert bucket.rate == MIN_RATE
     bucket.succeeded()
     assert bucket.rate == MIN_RATE + 1
-    now[0] = 10.0  # the bucket refills up to its size
+    now[0] += 10.0  # the bucket refills up to its size
     asyncio.run(take())
     assert bucket.tokens == 1
     assert bucket.backoff(0) == 0.05 and bucket.backoff(3) == 0.4 and bucket.backoff(30) == 2.5
