@@ -362,11 +362,12 @@ class Fanout:
         key = (target.task.id, target.container.name)
         out: LineSink | CaptureSink
         err: LineSink | CaptureSink
+        captured: tuple[CaptureSink, CaptureSink] | tuple[None, None] = (None, None)
         if self.request.output == "prefix":
             out = LineSink(self.output, self.console.stdout_fd, self.labels[key])
             err = LineSink(self.output, self.console.stderr_fd, self.err_labels[key])
         else:
-            out, err = CaptureSink(), CaptureSink()
+            captured = out, err = CaptureSink(), CaptureSink()
         pumps: list[Callable[[], Awaitable[None]]] = [self._stop_pump, self._watch_pump(target)]
         if self.request.timeout is not None:
             pumps.append(self._timeout_pump(began, self.request.timeout))
@@ -379,8 +380,7 @@ class Fanout:
             watch_task=False,
             output_high_water=OUTPUT_HIGH_WATER,
         )
-        captured = (out, err) if isinstance(out, CaptureSink) else (None, None)
-        return io, captured[0], captured[1]  # type: ignore[return-value]
+        return io, captured[0], captured[1]
 
     async def _stop_pump(self) -> None:
         await self.stop.wait()
