@@ -108,9 +108,7 @@ def test_tasks_every_one_reached_some_failed_exits_1(fleet: Sandbox, tmp_path: P
         f"{SHORT[t]} | out {t}" for t in (READY[0], FAILING)
     )
     assert result.code == 1, result.err
-    ok = cli(fleet, tmp_path, *TARGET, "--tasks", READY[0][:6], "--", "true")
-    assert ok.code == 0, ok.err
-    assert "1 task in" in ok.err and "1 succeeded, 0 failed" in ok.err
+    # (exit 0 when every task succeeds: the throttled test below)
 
 
 def test_json_lines(fleet: Sandbox, tmp_path: Path) -> None:
