@@ -41,6 +41,9 @@ def env(home: Path, fast_sandbox) -> dict[str, str]:
         AWS_ENDPOINT_URL=fast_sandbox.endpoint_url,
         # typer's flags take the shell as a value instead of detecting the parent shell
         _TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1",
+        # Each Tab is a fresh process; on a loaded machine its start-up alone can take the
+        # default 3 s, after which completion (rightly) offers nothing.
+        ECS_EXEC_COMPLETION_TIMEOUT="60",
     )
 
 

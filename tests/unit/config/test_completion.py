@@ -92,3 +92,20 @@ def test_scope_follows_the_precedence(tmp_path):
     assert completion.scope_from({"context": "nope"}, env).endpoint_url is None
     assert completion.context_names(env, "s") == ["sb"]
     assert completion.context_names(env, "x") == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("12.5", 12.5),
+        ("", completion.DEADLINE_SECONDS),
+        ("soon", completion.DEADLINE_SECONDS),
+        ("0", completion.DEADLINE_SECONDS),
+        ("-4", completion.DEADLINE_SECONDS),
+    ],
+)
+def test_the_deadline_comes_from_the_environment_when_it_is_a_positive_number(
+    monkeypatch, value, expected
+):
+    monkeypatch.setenv(completion.DEADLINE_VAR, value)
+    assert completion.deadline_seconds() == expected
