@@ -726,3 +726,29 @@ def test_query_errors_are_aws_error_documents(server: SandboxHttpServer) -> None
     assert root.find("Errors/Error/Code") is not None
     assert root.findtext("Errors/Error/Code") == "InvalidAction"
     assert root.findtext("RequestID")
+
+
+def test_exec_into_a_task_whose_agent_cannot_connect(
+    server: SandboxHttpServer, raw: RawCapture
+) -> None:
+    ecs = _client("ecs", server.url, raw)
+    for task in (broken.BROKEN_NO_SSMMESSAGES, broken.BROKEN_ENDPOINT_SG):
+        with pytest.raises(ClientError) as exc:
+            ecs.execute_command(
+                cluster="broken", task=task, container="app", command="sh", interactive=True
+            )
+        assert _code(exc) == (
+            "TargetNotConnectedException",
+            "The execute command failed due to an internal error. Try again later.",
+        )
+    # The task exists in cluster broken only: elsewhere ECS does not find it.
+    with pytest.raises(ClientError) as exc:
+        ecs.execute_command(
+            cluster="demo", task=broken.BROKEN_NO_SSMMESSAGES, command="sh", interactive=True
+        )
+    assert _code(exc)[0] == "InvalidParameterException"
+    session = ecs.execute_command(
+        cluster="broken", task=broken.BROKEN_HEALTHY, command="sh", interactive=True
+    )
+    raw.check("ecs", "ExecuteCommand")
+    assert session["session"]["sessionId"]
