@@ -36,6 +36,7 @@
   ``BROKEN_LOG_GROUP_MISSING``    cluster ``broken-logs``: its exec log group does not exist
   ==============================  =========================================================
 
+The same table, with the task ids, is in docs/sandbox-world.md#4-the-demo-world.
 ``BROKEN_FINDINGS`` maps each task id to that sentence, for tests. The tasks whose agent could
 not reach ssmmessages in AWS (read-only root, credentials in the environment, no ssmmessages
 permissions, the three network failures) answer ExecuteCommand with

@@ -2,7 +2,8 @@
 states, container instances, and the task-definition/task/service/cluster settings ECS Exec
 depends on. No I/O; ``SandboxState.world`` holds one :class:`World`.
 
-State-file schema (every key optional; absent parts make an empty world). Top level::
+State-file schema (every key optional; absent parts make an empty world; prose in
+docs/sandbox-world.md#3-state-file-schema). Top level::
 
     "iam": {
       "users": [{"userName": "sandbox",                      # the caller is the user named
