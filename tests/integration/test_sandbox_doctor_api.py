@@ -752,3 +752,36 @@ def test_exec_into_a_task_whose_agent_cannot_connect(
     )
     raw.check("ecs", "ExecuteCommand")
     assert session["session"]["sessionId"]
+
+
+def test_a_caller_in_an_assumed_role_session() -> None:
+    data = demo_state_dict()
+    data["userName"] = "alice"
+    data["callerRole"] = "ops"
+    data["iam"]["roles"].append(
+        {
+            "roleName": "ops",
+            "path": "/sso/",
+            "inlinePolicies": {
+                "read": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "iam:Get*", "Resource": "*"}],
+                }
+            },
+        }
+    )
+    state = SandboxState.from_dict(data)
+    with SandboxHttpServer(state) as srv:
+        identity = _client("sts", srv.url, XmlCapture()).get_caller_identity()
+        # The session ARN omits the role's path; the role's own ARN has it.
+        assert identity["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/ops/alice"
+        iam = _client("iam", srv.url, XmlCapture())
+        role = iam.get_role(RoleName="ops")["Role"]
+        assert role["Arn"] == f"arn:aws:iam::{ACCOUNT}:role/sso/ops"
+        assert identity["UserId"] == f"{role['RoleId']}:alice"
+        with pytest.raises(ClientError) as exc:
+            _simulate(iam, role["Arn"], ["ecs:ListTasks"])
+        assert _code(exc)[1].startswith(
+            f"User: arn:aws:sts::{ACCOUNT}:assumed-role/ops/alice is not authorized to perform:"
+            " iam:SimulatePrincipalPolicy"
+        )
