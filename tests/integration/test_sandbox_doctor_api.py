@@ -785,3 +785,31 @@ def test_a_caller_in_an_assumed_role_session() -> None:
             f"User: arn:aws:sts::{ACCOUNT}:assumed-role/ops/alice is not authorized to perform:"
             " iam:SimulatePrincipalPolicy"
         )
+
+
+def test_run_task_gives_the_task_its_network() -> None:
+    with SandboxHttpServer(demo_state()) as srv:
+        raw = RawCapture()
+        ecs = _client("ecs", srv.url, raw)
+        config = {
+            "subnets": ["subnet-demo-public"],
+            "securityGroups": ["sg-demo-tasks"],
+            "assignPublicIp": "ENABLED",
+        }
+        (task,) = ecs.run_task(
+            cluster="demo",
+            taskDefinition="worker:1",
+            networkConfiguration={"awsvpcConfiguration": config},
+        )["tasks"]
+        raw.check("ecs", "RunTask")
+        details = {d["name"]: d["value"] for d in task["attachments"][0]["details"]}
+        assert details["subnetId"] == "subnet-demo-public"
+        (described,) = ecs.describe_tasks(cluster="demo", tasks=[task["taskArn"]])["tasks"]
+        assert described["attachments"] == task["attachments"]
+        ec2 = _client("ec2", srv.url, XmlCapture())
+        (eni,) = ec2.describe_network_interfaces(
+            NetworkInterfaceIds=[details["networkInterfaceId"]]
+        )["NetworkInterfaces"]
+        assert eni["Association"]["PublicIp"].startswith("203.0.113.")
+        (plain,) = ecs.run_task(cluster="demo", taskDefinition="worker:1")["tasks"]
+        assert plain["attachments"] == []
