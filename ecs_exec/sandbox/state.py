@@ -44,6 +44,7 @@ from typing import Any
 from ecs_exec.errors import ConfigurationError
 from ecs_exec.sandbox.fleet import expand_fleets
 from ecs_exec.sandbox.ratelimit import rate_allows
+from ecs_exec.sandbox.world import World, dump_world, load_world
 
 AGENT_NAME = "ExecuteCommandAgent"
 DEFAULT_ACCOUNT = "123456789012"
@@ -362,6 +363,7 @@ class SandboxState:
     sessions: SessionRegistry = field(default_factory=SessionRegistry)
     #: token buckets of rate-limited API faults (``ratelimit``), by operation
     rate_buckets: dict[str, list[float]] = field(default_factory=dict, repr=False)
+    world: World = field(default_factory=World)  # IAM, VPC, logs...: see sandbox/world.py
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- ARNs -----------------------------------------------------------------------------
@@ -371,6 +373,9 @@ class SandboxState:
 
     @property
     def caller_arn(self) -> str:
+        role = self.world.caller_role
+        if role is not None:  # a session of that role, named after the user
+            return f"arn:aws:sts::{self.account_id}:assumed-role/{role}/{self.user_name}"
         return f"arn:aws:iam::{self.account_id}:user/{self.user_name}"
 
     @property
@@ -517,6 +522,8 @@ def _load(data: Mapping[str, Any]) -> SandboxState:
         state.services.append(_service(state, item))
     for item in data.get("tasks", []):
         state.tasks.append(_task(state, item))
+    state.world, keys = load_world(data, state.account_id, state.region, state.user_name)
+    state.kms_keys.extend(k for k in keys if k not in state.kms_keys)
     return state
 
 
@@ -662,7 +669,7 @@ def _dump(state: SandboxState) -> dict[str, Any]:
             "containers": containers,
         }
 
-    return {
+    out: dict[str, Any] = {
         "accountId": state.account_id,
         "region": state.region,
         "userName": state.user_name,
@@ -703,6 +710,8 @@ def _dump(state: SandboxState) -> dict[str, Any]:
         "kmsKeys": list(state.kms_keys),
         "faults": json.loads(json.dumps(state.faults)),
     }
+    dump_world(state.world, out)
+    return out
 
 
 def load_state(path: str | Path) -> SandboxState:
