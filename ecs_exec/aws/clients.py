@@ -11,9 +11,13 @@ from ecs_exec.errors import ConfigurationError
 
 if TYPE_CHECKING:
     import botocore.session
+    from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_iam import IAMClient
     from mypy_boto3_kms import KMSClient
+    from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_sts import STSClient
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,27 @@ class AwsClients:
     @cached_property
     def kms(self) -> KMSClient:
         client: KMSClient = self._client("kms")
+        return client
+
+    # The clients `ecs-exec doctor` needs besides those of exec.
+    @cached_property
+    def sts(self) -> STSClient:
+        client: STSClient = self._client("sts")
+        return client
+
+    @cached_property
+    def iam(self) -> IAMClient:
+        client: IAMClient = self._client("iam")
+        return client
+
+    @cached_property
+    def ec2(self) -> EC2Client:
+        client: EC2Client = self._client("ec2")
+        return client
+
+    @cached_property
+    def logs(self) -> CloudWatchLogsClient:
+        client: CloudWatchLogsClient = self._client("logs")
         return client
 
     @property
