@@ -204,7 +204,7 @@ def _render_cluster(cluster: Cluster, include: list[str], state: SandboxState) -
         "clusterArn": cluster.arn,
         "clusterName": cluster.name,
         "status": cluster.status,
-        "registeredContainerInstancesCount": 0,
+        "registeredContainerInstancesCount": state.world.registered_instances(cluster.name),
         "runningTasksCount": sum(t.last_status == "RUNNING" for t in tasks),
         "pendingTasksCount": sum(t.last_status == "PENDING" for t in tasks),
         "activeServicesCount": sum(s.cluster == cluster.name for s in state.services),
@@ -216,6 +216,7 @@ def _render_cluster(cluster: Cluster, include: list[str], state: SandboxState) -
         config: Body = {"logging": "DEFAULT"}
         if cluster.kms_key_id:
             config["kmsKeyId"] = cluster.kms_key_id
+        config.update(state.world.cluster_fields(cluster.name, include))
         out["configuration"] = {"executeCommandConfiguration": config}
     if "SETTINGS" in include:
         out["settings"] = [{"name": "containerInsights", "value": "disabled"}]
@@ -250,6 +251,7 @@ def _render_service(service: Service, state: SandboxState) -> Body:
         "propagateTags": "NONE",
         "createdAt": service.created_at,
         "createdBy": state.caller_arn,
+        **state.world.service_fields.get(f"{service.cluster}/{service.name}", {}),
     }
 
 
@@ -326,6 +328,7 @@ def _render_task(task: Task, state: SandboxState) -> Body:
         "stoppingAt": task.stopped_at if task.desired_status == "STOPPED" else None,
     }
     out.update({k: v for k, v in optional.items() if v is not None})
+    out.update(state.world.task_fields(task.task_id))
     return out
 
 
@@ -350,6 +353,7 @@ def _render_task_definition(td: TaskDefinition, state: SandboxState) -> Body:
         ):
             if value is not None:
                 item[key] = value
+        item.update(state.world.container_fields.get(f"{td.family}:{td.revision}/{d.name}", {}))
         containers.append(item)
     return {
         "taskDefinitionArn": td.arn,
@@ -366,6 +370,7 @@ def _render_task_definition(td: TaskDefinition, state: SandboxState) -> Body:
         "placementConstraints": [],
         "registeredAt": 1714550000.0,
         "registeredBy": state.caller_arn,
+        **state.world.task_definition_fields.get(f"{td.family}:{td.revision}", {}),
     }
 
 

@@ -1,6 +1,7 @@
 """The sandbox's AWS endpoint: ``POST /`` with a JSON body and ``X-Amz-Target``, on loopback.
 
-One endpoint serves ECS, SSM and KMS, as ``api.handle`` dispatches on the target prefix, so a
+One endpoint serves ECS, SSM and KMS, as ``api.handle`` dispatches on the target prefix, and the
+query-protocol services (STS, IAM, EC2: form-encoded bodies, XML answers, see ``querywire``), so a
 client points every service's ``endpoint_url`` at ``SandboxHttpServer.url``. Signatures are not
 checked (any credentials work) but an ``Authorization`` header must be present, as AWS requires.
 """
@@ -16,11 +17,13 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ecs_exec.sandbox import api
+from ecs_exec.sandbox import api, iamapi, querywire
 from ecs_exec.sandbox.state import SandboxState
 
 _CONTENT_TYPE = "application/x-amz-json-1.1"
 _MAX_BODY = 16 * 1024 * 1024
+#: The query-protocol services (STS, IAM, EC2), answered in XML.
+_QUERY_HANDLERS = {**iamapi.HANDLERS}
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         raw = self.rfile.read(length)
+        # JSON requests name their operation in X-Amz-Target; query ones in the form body.
+        if "X-Amz-Target" not in self.headers and querywire.is_query(
+            self.headers.get("Content-Type")
+        ):
+            self._answer_query(raw)
+            return
         target = self.headers.get("X-Amz-Target", "")
         body: dict[str, Any] = {}
         status: int
@@ -116,6 +125,21 @@ class _Handler(BaseHTTPRequestHandler):
             )
         )
         self._reply(status, response)
+
+    def _answer_query(self, raw: bytes) -> None:
+        reply = querywire.handle(
+            raw, self.headers.get("Authorization") or "", self.server.state, _QUERY_HANDLERS
+        )
+        target = f"{reply.service}.{reply.action}"
+        self.server.log.append(
+            RequestRecord(target, reply.action, dict(reply.params), reply.status)
+        )
+        self.send_response(reply.status)
+        self.send_header("Content-Type", querywire.XML_CONTENT_TYPE)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.send_header("x-amzn-RequestId", reply.request_id)
+        self.end_headers()
+        self.wfile.write(reply.body)
 
     def do_GET(self) -> None:
         self._reply(404, {"__type": "UnknownOperationException", "message": "POST only"})

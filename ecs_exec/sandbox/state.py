@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ecs_exec.errors import ConfigurationError
+from ecs_exec.sandbox.world import World, dump_world, load_world
 
 AGENT_NAME = "ExecuteCommandAgent"
 DEFAULT_ACCOUNT = "123456789012"
@@ -354,6 +355,7 @@ class SandboxState:
     kms_keys: list[str] = field(default_factory=list)
     faults: dict[str, Any] = field(default_factory=dict)
     sessions: SessionRegistry = field(default_factory=SessionRegistry)
+    world: World = field(default_factory=World)  # IAM, VPC, logs...: see sandbox/world.py
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- ARNs -----------------------------------------------------------------------------
@@ -504,6 +506,8 @@ def _load(data: Mapping[str, Any]) -> SandboxState:
         state.services.append(_service(state, item))
     for item in data.get("tasks", []):
         state.tasks.append(_task(state, item))
+    state.world, keys = load_world(data, state.account_id, state.region, state.user_name)
+    state.kms_keys.extend(k for k in keys if k not in state.kms_keys)
     return state
 
 
@@ -649,7 +653,7 @@ def _dump(state: SandboxState) -> dict[str, Any]:
             "containers": containers,
         }
 
-    return {
+    out: dict[str, Any] = {
         "accountId": state.account_id,
         "region": state.region,
         "userName": state.user_name,
@@ -690,6 +694,8 @@ def _dump(state: SandboxState) -> dict[str, Any]:
         "kmsKeys": list(state.kms_keys),
         "faults": json.loads(json.dumps(state.faults)),
     }
+    dump_world(state.world, out)
+    return out
 
 
 def load_state(path: str | Path) -> SandboxState:
