@@ -182,7 +182,9 @@ def service(
         return None
     data = found[0]
     vpc = data.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
-    primary = next((d for d in data.get("deployments", []) if d.get("status") == "PRIMARY"), {})
+    primary: Any = next(
+        (d for d in data.get("deployments", []) if d.get("status") == "PRIMARY"), {}
+    )
     return ServiceInfo(
         name=str(data.get("serviceName", name)),
         arn=str(data.get("serviceArn", "")),

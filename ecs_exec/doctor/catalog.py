@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from ecs_exec.doctor import local
+from ecs_exec.doctor import cluster, local, network, permissions, service, task, taskrole
 from ecs_exec.doctor.model import Check
 
-CHECKS: tuple[Check, ...] = (*local.CHECKS,)
+CHECKS: tuple[Check, ...] = (
+    *local.CHECKS,
+    *cluster.CHECKS,
+    *service.CHECKS,
+    *task.CHECKS,
+    *permissions.CHECKS,
+    *taskrole.CHECKS,
+    *network.CHECKS,
+)

@@ -19,8 +19,10 @@ SKEW_WARN = timedelta(minutes=1)
 #: Credentials that expire sooner than this get a warning: a session outlives them when it
 #: has to resume or terminate.
 EXPIRY_WARN = timedelta(minutes=15)
-PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy")
-PROXY_VARIABLES += ("ALL_PROXY", "no_proxy", "NO_PROXY")
+PROXY_VARIABLES = (
+    *("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"),
+    *("all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"),
+)
 
 
 def check_region(facts: Facts) -> Finding:

@@ -46,20 +46,20 @@ class Group(StrEnum):
     """Check groups, in the order they run and print."""
 
     LOCAL = "local"
-    PERMISSIONS = "permissions"
     CLUSTER = "cluster"
     SERVICE = "service"
     TASK = "task"
+    PERMISSIONS = "permissions"
     TASK_ROLE = "task-role"
     NETWORK = "network"
 
 
 GROUP_TITLES: dict[Group, str] = {
     Group.LOCAL: "Local",
-    Group.PERMISSIONS: "Caller permissions",
     Group.CLUSTER: "Cluster",
     Group.SERVICE: "Service",
     Group.TASK: "Task",
+    Group.PERMISSIONS: "Caller permissions",
     Group.TASK_ROLE: "Task role",
     Group.NETWORK: "Network",
 }
