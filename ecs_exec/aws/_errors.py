@@ -48,6 +48,12 @@ EXEC_NOT_ENABLED_HINT = (
 )
 
 
+def with_doctor_hint(hint: str | None, cluster: str, task: str) -> str:
+    """``hint`` followed by the `ecs-exec doctor` line that checks this task's setup."""
+    line = f"`ecs-exec doctor --cluster {cluster} --task {task}` checks every prerequisite"
+    return f"{hint}; {line}" if hint else line
+
+
 def credentials_hint(profile: str | None) -> str:
     if profile:
         return (

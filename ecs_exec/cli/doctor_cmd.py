@@ -12,8 +12,9 @@ from ecs_exec.cli.settings import Invocation, Settings
 def run_doctor(
     invocation: Invocation, settings: Settings, flags: Mapping[str, Any], *, output: str
 ) -> int:
-    from ecs_exec.doctor import DoctorRequest, diagnose
+    from ecs_exec.doctor.facts import DoctorRequest
     from ecs_exec.doctor.render import render_json, render_text
+    from ecs_exec.doctor.runner import diagnose
 
     console = invocation.console
     with aws_clients(settings) as clients:

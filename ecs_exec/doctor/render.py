@@ -51,7 +51,9 @@ def render_text(report: Report, *, styled: bool) -> str:
     for group, results in groupby(report.results, key=lambda r: r.group):
         lines.append(paint(GROUP_TITLES[group], "1"))
         for r in results:
-            text = r.summary if r.status is not Status.SKIPPED else f"skipped: {r.reason}"
+            text = r.summary
+            if r.status is Status.SKIPPED:
+                text = f"skipped: {r.reason}" if styled else str(r.reason)
             lines.append(f"  {mark(r.status)} {r.id.ljust(width)}  {text}")
             pad = " " * (4 + (1 if styled else 10))
             if r.status in {Status.WARNING, Status.FAILED}:

@@ -10,15 +10,26 @@ Anything else is a bug and propagates (the CLI exits 255).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
-from ecs_exec.doctor.facts import Facts
+from ecs_exec.aws.clients import AwsClients
+from ecs_exec.doctor.facts import DoctorRequest, Facts
 from ecs_exec.doctor.model import Check, CheckResult, Finding, Report, Status, Target, skipped
 from ecs_exec.errors import AccessDeniedError, EcsExecError
 
 logger = logging.getLogger("ecs_exec.doctor")
 
 _PASSED = {Status.OK, Status.WARNING}
+
+
+def diagnose(
+    request: DoctorRequest, clients: AwsClients, *, clock: Callable[[], float] = time.time
+) -> Report:
+    """Run every check of the catalog against the target of ``request``."""
+    from ecs_exec.doctor.catalog import CHECKS
+
+    return run_checks(CHECKS, Facts(request, clients, clock=clock))
 
 
 def run_checks(checks: Sequence[Check], facts: Facts) -> Report:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ecs_exec.doctor.facts import Facts
 from ecs_exec.doctor.fixes import redeploy
-from ecs_exec.doctor.model import Check, Finding, Group, failed, ok, skipped
+from ecs_exec.doctor.model import Check, Finding, Group, failed, ok, skipped, warning
 
 
 def check_exec_enabled(facts: Facts) -> Finding:
@@ -31,7 +31,9 @@ def check_tasks_current(facts: Facts) -> Finding:
     if not tasks:
         return skipped(f"service {name} has no running tasks", **details)
     if stale:
-        return failed(
+        # Exec still works on the others (a warning) unless no task has it (failed).
+        verdict = failed if len(stale) == len(tasks) else warning
+        return verdict(
             f"{len(stale)} of {len(tasks)} running tasks of {name} started before exec was "
             f"enabled: {', '.join(stale)}",
             "exec is decided when a task starts; these tasks keep running without it",
