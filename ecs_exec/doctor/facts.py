@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, TypeVar
 
 from ecs_exec.aws import ecsinfo, iam, identity, network
@@ -83,8 +84,12 @@ class Facts:
         self.clients = clients
         self.clock = clock
         self.profile = request.profile
-        self.ecs = EcsApi(clients.ecs, profile=request.profile)
         self._memo: dict[str, Any] = {}
+
+    @cached_property
+    def ecs(self) -> EcsApi:
+        """ECS discovery, as exec does it (built on first use: the region may be missing)."""
+        return EcsApi(self.clients.ecs, profile=self.profile, cache_task_definitions=False)
 
     def _once(self, key: str, compute: Callable[[], T]) -> T:
         if key not in self._memo:

@@ -121,11 +121,22 @@ def check_proxy(facts: Facts) -> Finding:
     )
 
 
+def custom_endpoint(facts: Facts) -> str | None:
+    """The endpoint URL ECS is called at when it is not AWS's (the sandbox, an emulator),
+    from --endpoint-url, AWS_ENDPOINT_URL(_ECS) or the profile; None for AWS's own."""
+    if facts.request.endpoint_url:
+        return facts.request.endpoint_url
+    url = str(facts.clients.ecs.meta.endpoint_url)
+    host = urlsplit(url).hostname or ""
+    return None if host.endswith((".amazonaws.com", ".amazonaws.com.cn")) else url
+
+
 def ssmmessages_endpoint(facts: Facts) -> tuple[str, int, bool]:
     """(host, port, tls) of the data channel's service: the regional ssmmessages endpoint,
-    or with an endpoint URL (the sandbox) that endpoint."""
-    if facts.request.endpoint_url:
-        parts = urlsplit(facts.request.endpoint_url)
+    or with an endpoint URL of its own (the sandbox) that endpoint."""
+    custom = custom_endpoint(facts)
+    if custom:
+        parts = urlsplit(custom)
         tls = parts.scheme == "https"
         return parts.hostname or "", parts.port or (443 if tls else 80), tls
     region = facts.region()
@@ -136,7 +147,7 @@ def ssmmessages_endpoint(facts: Facts) -> tuple[str, int, bool]:
 def check_ssmmessages(facts: Facts) -> Finding:
     host, port, tls = ssmmessages_endpoint(facts)
     result = probe(host, port, tls=tls, environ=facts.request.environ)
-    what = "the sandbox" if facts.request.sandbox else host
+    what = "the sandbox" if facts.request.sandbox or host.startswith("127.") else host
     how = ("TCP and TLS" if tls else "TCP") + (
         f" via {result.via_proxy}" if result.via_proxy else ""
     )
@@ -149,8 +160,8 @@ def check_ssmmessages(facts: Facts) -> Finding:
         "proxy": f"check HTTPS_PROXY/NO_PROXY and that the proxy allows CONNECT to {host}:{port}",
         "tls": "a proxy may be intercepting TLS: point SSL_CERT_FILE at its CA bundle",
     }[result.step or "tcp"]
-    if facts.request.endpoint_url and not tls:
-        fix = f"check that the endpoint {facts.request.endpoint_url} (the sandbox?) is running"
+    if custom_endpoint(facts) and not tls:
+        fix = f"check that the endpoint {custom_endpoint(facts)} (the sandbox?) is running"
     return failed(
         f"{what} ({host}:{port}) not reachable: {result.step} failed",
         result.error or "",

@@ -57,7 +57,7 @@ def render_text(report: Report, *, styled: bool) -> str:
             lines.append(f"  {mark(r.status)} {r.id.ljust(width)}  {text}")
             pad = " " * (4 + (1 if styled else 10))
             if r.status in {Status.WARNING, Status.FAILED}:
-                if r.reason:
+                if r.reason and r.reason != r.summary:
                     lines.append(f"{pad}why: {r.reason}")
                 if r.fix:
                     lines.append(f"{pad}{paint('fix:', '1')} {r.fix}")

@@ -76,7 +76,7 @@ def _run_one(check: Check, facts: Facts) -> Finding:
     except EcsExecError as exc:
         return Finding(
             Status.FAILED,
-            f"{check.title}: could not be checked",
+            str(exc),
             reason=str(exc),
             fix=exc.hint,
             details={"error": type(exc).__name__},
