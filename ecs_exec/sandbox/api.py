@@ -328,7 +328,7 @@ def _render_task(task: Task, state: SandboxState) -> Body:
         "stoppingAt": task.stopped_at if task.desired_status == "STOPPED" else None,
     }
     out.update({k: v for k, v in optional.items() if v is not None})
-    out.update(state.world.task_fields(task.task_id))
+    state.world.decorate_task(out, task.task_id)
     return out
 
 

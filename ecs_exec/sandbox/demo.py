@@ -24,6 +24,9 @@ cluster ``secure`` (executeCommandConfiguration.kmsKeyId = ``SECURE_KMS_KEY_ARN`
 cluster ``staging``
     service ``web`` (``web-staging:1``, container ``app``): ``STAGING_WEB_EXEC_DISABLED``;
     nothing in ``staging`` can take an exec session.
+clusters ``broken``, ``broken-kms``, ``broken-logs``
+    one task per failure ``ecs-exec doctor`` finds, and what the clusters above need to pass
+    its checks: see :mod:`ecs_exec.sandbox.demo_broken`.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ecs_exec.sandbox.demo_broken import with_doctor_world
 from ecs_exec.sandbox.state import DEFAULT_ACCOUNT, DEFAULT_REGION, SandboxState
 
 WEB_READY_1 = "0b3c9d7e5f1a4b2c8d6e0f9a7b5c3d11"
@@ -45,7 +49,8 @@ STAGING_WEB_EXEC_DISABLED = "7c0d0e4fca8b4c9df4df7a6bec2dae88"
 SECURE_KMS_KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 SECURE_KMS_KEY_ARN = f"arn:aws:kms:{DEFAULT_REGION}:{DEFAULT_ACCOUNT}:key/{SECURE_KMS_KEY_ID}"
 
-#: Every task id of the demo, ready or not.
+#: Every task id of clusters demo, secure and staging, ready or not (the broken clusters' ids
+#: are in ``demo_broken.BROKEN_FINDINGS``).
 ALL_TASK_IDS = (
     WEB_READY_1,
     WEB_READY_2,
@@ -200,6 +205,8 @@ DEMO_STATE: dict[str, Any] = {
     ],
     "faults": {},
 }
+# The roles, networks, log groups and keys doctor checks, and the clusters that fail them.
+DEMO_STATE = with_doctor_world(DEMO_STATE)
 
 
 def demo_state_dict() -> dict[str, Any]:

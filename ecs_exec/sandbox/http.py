@@ -1,9 +1,10 @@
 """The sandbox's AWS endpoint: ``POST /`` with a JSON body and ``X-Amz-Target``, on loopback.
 
-One endpoint serves ECS, SSM and KMS, as ``api.handle`` dispatches on the target prefix, and the
-query-protocol services (STS, IAM, EC2: form-encoded bodies, XML answers, see ``querywire``), so a
-client points every service's ``endpoint_url`` at ``SandboxHttpServer.url``. Signatures are not
-checked (any credentials work) but an ``Authorization`` header must be present, as AWS requires.
+One endpoint serves ECS, SSM, KMS and Logs, as ``inspectapi.handle`` and ``api.handle`` dispatch
+on the target prefix, and STS, IAM and EC2 (form-encoded query requests answered in XML, see
+``querywire``), so a client points every service's ``endpoint_url`` at
+``SandboxHttpServer.url``. Signatures are not checked (any credentials work) but an
+``Authorization`` header must be present, as AWS requires.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ecs_exec.sandbox import api, iamapi, querywire
+from ecs_exec.sandbox import ec2api, iamapi, inspectapi, querywire
 from ecs_exec.sandbox.state import SandboxState
 
 _CONTENT_TYPE = "application/x-amz-json-1.1"
 _MAX_BODY = 16 * 1024 * 1024
 #: The query-protocol services (STS, IAM, EC2), answered in XML.
-_QUERY_HANDLERS = {**iamapi.HANDLERS}
+_QUERY_HANDLERS = {**iamapi.HANDLERS, **ec2api.HANDLERS}
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             else:
                 try:
-                    status, response = api.handle(target, body, self.server.state)
+                    status, response = inspectapi.handle(target, body, self.server.state)
                 except Exception as exc:  # a sandbox bug must still answer, as a 500
                     status, response = 500, {"__type": "InternalFailure", "message": repr(exc)}
         self.server.log.append(

@@ -72,6 +72,7 @@ ECS DescribeContainerInstances): denied calls answer that service's access-denie
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -108,6 +109,12 @@ def derived_id(prefix: str, *parts: str, length: int = 17) -> str:
     if prefix.isupper():  # IAM unique ids are upper-case base32-looking strings
         return prefix + digest.upper()[:length]
     return prefix + digest[:length]
+
+
+def mac_address(eni_id: str) -> str:
+    """The MAC of an ENI, derived from its id."""
+    digits = eni_id.removeprefix("eni-")
+    return "0a:" + ":".join(digits[i : i + 2] for i in range(0, 10, 2))
 
 
 @dataclass
@@ -254,39 +261,50 @@ class World:
     def registered_instances(self, cluster: str) -> int:
         return sum(c.cluster == cluster and c.status == "ACTIVE" for c in self.container_instances)
 
-    def task_fields(self, task_id: str) -> dict[str, Any]:
-        """``attachments`` and ``containerInstanceArn`` of a task, as DescribeTasks shows them."""
-        out: dict[str, Any] = {}
+    def decorate_task(self, task: dict[str, Any], task_id: str) -> None:
+        """Add what DescribeTasks shows of the task's network and container instance.
+
+        An awsvpc task gets its ENI attachment, and its containers the ENI's address; an EC2
+        task in bridge mode has a ``containerInstanceArn`` and no per-container interfaces.
+        """
         network = self.task_networks.get(task_id)
-        if network is not None:
-            details = [
-                {"name": "subnetId", "value": network.subnet_id},
-                {"name": "networkInterfaceId", "value": network.eni_id},
-                {
-                    "name": "macAddress",
-                    "value": "0a:"
-                    + ":".join(network.eni_id[4:14][i : i + 2] for i in range(0, 10, 2)),
-                },
-                {"name": "privateIPv4Address", "value": self.private_ip(task_id)},
-            ]
-            out["attachments"] = [
-                {
-                    "id": derived_id("", "attachment", task_id, length=8)
-                    + "-0000-4000-8000-"
-                    + task_id[:12],
-                    "type": "ElasticNetworkInterface",
-                    "status": "ATTACHED",
-                    "details": details,
-                }
-            ]
         instance = self.task_container_instance.get(task_id)
         if instance is not None:
-            out["containerInstanceArn"] = instance
-        return out
+            task["containerInstanceArn"] = instance
+        if network is None:
+            if instance is not None:
+                for container in task.get("containers", []):
+                    container["networkInterfaces"] = []
+            return
+        address = self.private_ip(task_id)
+        details = [
+            {"name": "subnetId", "value": network.subnet_id},
+            {"name": "networkInterfaceId", "value": network.eni_id},
+            {"name": "macAddress", "value": mac_address(network.eni_id)},
+            {"name": "privateIPv4Address", "value": address},
+        ]
+        attachment_id = derived_id("", "attachment", task_id, length=8)
+        task["attachments"] = [
+            {
+                "id": f"{attachment_id}-0000-4000-8000-{task_id[:12]}",
+                "type": "ElasticNetworkInterface",
+                "status": "ATTACHED",
+                "details": details,
+            }
+        ]
+        for container in task.get("containers", []):
+            for interface in container.get("networkInterfaces", []):
+                interface["privateIpv4Address"] = address
 
     def private_ip(self, task_id: str) -> str:
-        # The same address the core API gives the task's first container.
-        return f"10.0.{int(task_id[:2], 16)}.10"
+        """The task's address inside its subnet (derived from the task id)."""
+        network = self.task_networks[task_id]
+        subnet = self.ec2.subnet(network.subnet_id) or {}
+        block = ipaddress.ip_network(str(subnet.get("cidrBlock", "10.0.0.0/24")))
+        # AWS keeps the first four addresses and the last one of every subnet.
+        room = max(block.num_addresses - 5, 1)
+        offset = int(hashlib.sha256(task_id.encode()).hexdigest()[:8], 16) % room
+        return str(block.network_address + 4 + offset)
 
 
 # -- loading ----------------------------------------------------------------------------------

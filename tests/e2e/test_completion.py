@@ -76,7 +76,14 @@ def complete(env: dict[str, str], *words: str) -> list[str]:
 def test_install_then_complete_clusters_from_the_sandbox(env, home):
     install(env)
     assert "source" in (home / ".bashrc").read_text()
-    assert complete(env, "ecs-exec", "--cluster", "") == ["demo", "secure", "staging"]
+    assert complete(env, "ecs-exec", "--cluster", "") == [
+        "broken",
+        "broken-kms",
+        "broken-logs",
+        "demo",
+        "secure",
+        "staging",
+    ]
     assert complete(env, "ecs-exec", "--cluster", "st") == ["staging"]
 
 
@@ -143,7 +150,14 @@ def test_zsh_install_and_complete(env, home):
         "_ecs_exec_completion\n"
     )
     out = run_shell(env, ["zsh", "-f", "-c", script])
-    assert re.findall(r'"([^"]*)"', out) == ["demo", "secure", "staging"]
+    assert re.findall(r'"([^"]*)"', out) == [
+        "broken",
+        "broken-kms",
+        "broken-logs",
+        "demo",
+        "secure",
+        "staging",
+    ]
 
 
 @needs["fish"]
@@ -153,4 +167,11 @@ def test_fish_install_and_complete(env, home):
     installed = home / ".config" / "fish" / "completions" / "ecs-exec.fish"
     script = f"source '{installed}'; complete --do-complete 'ecs-exec --cluster '"
     out = run_shell(env, ["fish", "--no-config", "-c", script])
-    assert [line.split("\t")[0] for line in out.splitlines()] == ["demo", "secure", "staging"]
+    assert [line.split("\t")[0] for line in out.splitlines()] == [
+        "broken",
+        "broken-kms",
+        "broken-logs",
+        "demo",
+        "secure",
+        "staging",
+    ]

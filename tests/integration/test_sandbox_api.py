@@ -185,7 +185,8 @@ def _code(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
 
 def test_list_and_describe_clusters(ecs: Any, raw: RawCapture) -> None:
     arns = ecs.list_clusters()["clusterArns"]
-    assert arns == [f"{ARN}:cluster/demo", f"{ARN}:cluster/secure", f"{ARN}:cluster/staging"]
+    names = ["demo", "secure", "staging", "broken", "broken-kms", "broken-logs"]
+    assert arns == [f"{ARN}:cluster/{name}" for name in names]
     raw.check("ecs", "ListClusters")
 
     out = ecs.describe_clusters(
@@ -548,7 +549,7 @@ def test_missing_authorization_and_unknown_target(server: SandboxHttpServer) -> 
     assert body["__type"] == "SerializationException"
     status, body = _post(server, {**signed, **target}, b"")
     assert status == 200
-    assert len(body["clusterArns"]) == 3
+    assert len(body["clusterArns"]) == 6
 
 
 def test_server_binds_loopback_and_stops(state: SandboxState, raw: RawCapture) -> None:

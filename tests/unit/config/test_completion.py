@@ -18,7 +18,14 @@ def scope(sandbox):
 
 
 def test_names_from_the_sandbox(scope):
-    assert completion.fetch_names("cluster", scope) == ["demo", "secure", "staging"]
+    assert completion.fetch_names("cluster", scope) == [
+        "broken",
+        "broken-kms",
+        "broken-logs",
+        "demo",
+        "secure",
+        "staging",
+    ]
     demo_scope = Scope(**{**scope.__dict__, "cluster": "demo"})
     assert "web" in completion.fetch_names("service", demo_scope)
     web = Scope(**{**scope.__dict__, "cluster": "demo", "service": "web"})
