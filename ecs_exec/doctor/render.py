@@ -64,6 +64,7 @@ def render_text(report: Report, *, styled: bool) -> str:
         lines.append("")
     counts = ", ".join(
         f"{report.count(s)} {_WORDS[s].lower()}"
+        + ("s" if s is Status.WARNING and report.count(s) != 1 else "")
         for s in (Status.FAILED, Status.WARNING, Status.OK, Status.SKIPPED)
     )
     verdict = report.verdict

@@ -117,9 +117,13 @@ def check_exec_enabled(facts: Facts) -> Finding:
 def check_exec_agent(facts: Facts) -> Finding:
     task = facts.task()
     container = facts.container()
-    agents = {c.name: c.exec_agent_status for c in task.containers}
+    statuses = {c.name: c.exec_agent_status for c in task.containers}
+    agents = [
+        {"container": c.name, "status": c.exec_agent_status, "reason": c.exec_agent_reason}
+        for c in task.containers
+    ]
     if container is None:
-        names = ", ".join(agents) or "none"
+        names = ", ".join(statuses) or "none"
         return failed(
             f"the task has no container '{facts.request.container}'",
             f"its containers: {names}",
@@ -129,7 +133,7 @@ def check_exec_agent(facts: Facts) -> Finding:
     status = container.exec_agent_status or "missing"
     details = {"container": container.name, "status": status, "agents": agents}
     if container.exec_agent_running:
-        others = [f"{n}: {s or 'missing'}" for n, s in agents.items() if n != container.name]
+        others = [f"{n}: {s or 'missing'}" for n, s in statuses.items() if n != container.name]
         extra = f" (others: {', '.join(others)})" if others else ""
         return ok(f"ExecuteCommandAgent RUNNING in {container.name}{extra}", **details)
     why = container.exec_agent_reason or "ECS gives no reason"

@@ -64,7 +64,7 @@ def test_no_region_fails_and_skips_what_needs_it(api, home):
     assert identity.startswith("  [skipped]  local.identity ")
     assert identity.endswith(" needs local.region, which failed")
     assert "Task" in lines and "Network" in lines
-    assert lines[-1].startswith("verdict: FAILED (1 failed, 0 warning, ")
+    assert lines[-1].startswith("verdict: FAILED (1 failed, 0 warnings, ")
 
 
 def test_no_credentials(api, home):
