@@ -36,7 +36,11 @@
   ``BROKEN_LOG_GROUP_MISSING``    cluster ``broken-logs``: its exec log group does not exist
   ==============================  =========================================================
 
-``BROKEN_FINDINGS`` maps each task id to that sentence, for tests. The demo world's other
+The same table, with the task ids, is in docs/sandbox-world.md#4-the-demo-world.
+``BROKEN_FINDINGS`` maps each task id to that sentence, for tests. The tasks whose agent could
+not reach ssmmessages in AWS (read-only root, credentials in the environment, no ssmmessages
+permissions, the three network failures) answer ExecuteCommand with
+TargetNotConnectedException, as ECS does. The demo world's other
 KMS key ``RETIRED_KMS_KEY_ARN`` is pending deletion and used by no cluster (for scenarios).
 """
 
@@ -502,11 +506,11 @@ BROKEN_TASKS: list[dict[str, Any]] = [
             }
         ],
     ),
-    _broken(BROKEN_READONLY_ROOT, "broken-readonly", 3),
+    _broken(BROKEN_READONLY_ROOT, "broken-readonly", 3, agentConnected=False),
     _broken(BROKEN_PID_TASK, "broken-pid", 4),
     _broken(BROKEN_NO_INIT, "broken-noinit", 5),
-    _broken(BROKEN_ENV_CREDENTIALS, "broken-envcreds", 6),
-    _broken(BROKEN_NO_SSMMESSAGES, "broken-no-ssmmessages", 7),
+    _broken(BROKEN_ENV_CREDENTIALS, "broken-envcreds", 6, agentConnected=False),
+    _broken(BROKEN_NO_SSMMESSAGES, "broken-no-ssmmessages", 7, agentConnected=False),
     _broken(
         BROKEN_INSTANCE_PROFILE,
         "broken-ec2-norole",
@@ -515,11 +519,14 @@ BROKEN_TASKS: list[dict[str, Any]] = [
         **_EC2_TASK,
     ),
     _broken(BROKEN_NO_KMS_DECRYPT, "broken-no-kms", 9),
-    _broken(
-        BROKEN_PRIVATE_SUBNET, "broken-app", 10, network=_net("broken-private", "broken-tasks")
+    *(
+        _broken(task_id, "broken-app", n, network=_net(subnet, group), agentConnected=False)
+        for task_id, n, subnet, group in (
+            (BROKEN_PRIVATE_SUBNET, 10, "broken-private", "broken-tasks"),
+            (BROKEN_ENDPOINT_NO_DNS, 11, "nodns-private", "nodns-tasks"),
+            (BROKEN_ENDPOINT_SG, 12, "badsg-private", "badsg-tasks"),
+        )
     ),
-    _broken(BROKEN_ENDPOINT_NO_DNS, "broken-app", 11, network=_net("nodns-private", "nodns-tasks")),
-    _broken(BROKEN_ENDPOINT_SG, "broken-app", 12, network=_net("badsg-private", "badsg-tasks")),
     _broken(BROKEN_FARGATE_130, "broken-app", 13, platformVersion="1.3.0"),
     _broken(BROKEN_OLD_AGENT, "broken-ec2", 14, containerInstance=OLD_AGENT_INSTANCE, **_EC2_TASK),
     _broken(

@@ -5,7 +5,9 @@
 :mod:`ecs_exec.sandbox.world`). :func:`handle` answers these and hands every other target to
 :func:`ecs_exec.sandbox.api.handle`, after one check that the core API lacks: a KMS key that is
 disabled or pending deletion refuses ``GenerateDataKey`` and ``Decrypt`` with KMS's
-``DisabledException`` / ``KMSInvalidStateException``.
+``DisabledException`` / ``KMSInvalidStateException``, and ``ExecuteCommand`` on a task whose
+agent cannot reach ssmmessages (``agentConnected: false`` in the state file) answers
+``TargetNotConnectedException``, as ECS does for such a task.
 
 The caller's policies are enforced on the operations of this module only: a denied call
 answers ``AccessDeniedException`` with IAM's sentence. Faults apply as in ``api``.
@@ -244,15 +246,33 @@ _HANDLERS: dict[str, Callable[[Body, SandboxState], Body]] = {
 OPERATIONS = tuple(_HANDLERS)
 
 
+def _refuse_unreachable_agent(body: Body, state: SandboxState) -> None:
+    """ECS's answer when the task's agent never connected to ssmmessages."""
+    ref = str(body.get("task", ""))
+    task_id = ref.rsplit("/", 1)[-1]
+    cluster = state.find_cluster(body.get("cluster"))
+    task = next((t for t in state.tasks if t.task_id == task_id), None)
+    if (
+        task is not None
+        and cluster is not None
+        and task.cluster == cluster.name
+        and task.task_id in state.world.unreachable_agents
+    ):
+        status, message = FAULT_DEFAULTS["TargetNotConnectedException"]
+        raise ApiError("TargetNotConnectedException", message, status)
+
+
 def handle(target: str, body: Body, state: SandboxState) -> Result:
     """Answer one AWS JSON 1.1 request (same contract as :func:`ecs_exec.sandbox.api.handle`)."""
     operation = target.partition(".")[2]
     handler = _HANDLERS.get(target)
     try:
         if handler is None:
-            if target.startswith(api.KMS_PREFIX + "."):
-                with state.lock:
+            with state.lock:
+                if target.startswith(api.KMS_PREFIX + "."):
                     _refuse_unusable_key(operation, body, state)
+                elif target == f"{api.ECS_PREFIX}.ExecuteCommand":
+                    _refuse_unreachable_agent(body, state)
             return api.handle(target, body, state)
         fault = state.take_api_fault(operation)
         if fault is not None:

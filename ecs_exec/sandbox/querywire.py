@@ -18,7 +18,8 @@ Answers, as the services write them (botocore's ``query`` and ``ec2`` parsers re
   errors ``<Response><Errors><Error><Code>..</Code><Message>..</Message></Error></Errors>
   <RequestID>..</RequestID></Response>``.
 
-Handlers return plain dicts whose keys are the XML element names; lists become repeated
+The formats are described in docs/sandbox-world.md#2-wire-formats. Handlers return plain dicts
+whose keys are the XML element names; lists become repeated
 ``member``/``item`` elements, booleans ``true``/``false``. Faults from ``state.faults["api"]``
 apply by action name, as for the JSON APIs.
 """

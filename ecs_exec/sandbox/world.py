@@ -2,7 +2,8 @@
 states, container instances, and the task-definition/task/service/cluster settings ECS Exec
 depends on. No I/O; ``SandboxState.world`` holds one :class:`World`.
 
-State-file schema (every key optional; absent parts make an empty world). Top level::
+State-file schema (every key optional; absent parts make an empty world; prose in
+docs/sandbox-world.md#3-state-file-schema). Top level::
 
     "iam": {
       "users": [{"userName": "sandbox",                      # the caller is the user named
@@ -61,7 +62,10 @@ Inside the existing ECS entries::
         "securityGroups": [...], "assignPublicIp": "ENABLED"}}
     tasks[]: "network": {"subnetId": "subnet-1", "securityGroups": ["sg-1"],
                          "publicIp": "54.0.0.2"},      # its ENI is derived from the task id
-             "containerInstance": "<containerInstanceId>"   # EC2 tasks
+             "containerInstance": "<containerInstanceId>",  # EC2 tasks
+             "agentConnected": false    # sandbox-only: the exec agent cannot reach
+                                        # ssmmessages, so ExecuteCommand answers
+                                        # TargetNotConnectedException
 
 The caller (top-level ``userName``) that has no ``iam.users`` entry holds AWS's
 ``AdministratorAccess``, so worlds written before IAM existed keep working. The sandbox enforces
@@ -229,6 +233,9 @@ class World:
     service_fields: dict[str, dict[str, Any]] = field(default_factory=dict)  # cluster/name
     task_networks: dict[str, TaskNetwork] = field(default_factory=dict)  # task id
     task_container_instance: dict[str, str] = field(default_factory=dict)  # task id -> ARN
+    #: Tasks whose agent never reaches ssmmessages: ExecuteCommand answers
+    #: TargetNotConnectedException for them, as ECS does.
+    unreachable_agents: set[str] = field(default_factory=set)
 
     # -- look-ups -----------------------------------------------------------------------------
 
@@ -498,6 +505,8 @@ def _load_ecs_fields(world: World, data: Mapping[str, Any], account: str, region
             if instance is None:
                 raise ValueError(f"task {task_id}: unknown container instance")
             world.task_container_instance[task_id] = instance.arn
+        if task.get("agentConnected") is False:
+            world.unreachable_agents.add(task_id)
 
 
 def load_world(
@@ -645,3 +654,5 @@ def dump_world(world: World, out: dict[str, Any]) -> None:
         instance = world.task_container_instance.get(task["taskId"])
         if instance is not None:
             task["containerInstance"] = by_arn[instance]
+        if task["taskId"] in world.unreachable_agents:
+            task["agentConnected"] = False
