@@ -15,7 +15,7 @@ from unittest import mock
 import pytest
 
 from ecs_exec.aws.clients import AwsClients, AwsSettings
-from ecs_exec.sandbox import demo
+from ecs_exec.sandbox import demo, demo_broken as b
 from ecs_exec.sandbox.http import SandboxHttpServer
 from tests.clihelpers import clean_env, run_in_process
 from tests.integration.doctor_helpers import Doctor, DoctorWorld, doctor_world
@@ -208,3 +208,21 @@ def test_help_lists_the_check_ids(home):
     assert result.code == 0
     for check in CHECKS:
         assert check.id in result.out
+
+
+@pytest.mark.parametrize(
+    ("task", "needle"),
+    [
+        (b.BROKEN_NO_SSMMESSAGES, "could not connect to the exec agent"),  # TargetNotConnected
+        (b.BROKEN_EXEC_DISABLED, "is ready for ECS Exec"),  # found before ExecuteCommand
+    ],
+)
+def test_exec_failures_name_the_doctor_line(api, home, task, needle):
+    args = ["--endpoint-url", api.url, "--cluster", "broken", "--task", task, "--", "true"]
+    result = run_in_process(args, clean_env(home))
+    assert result.code == 255
+    assert needle in result.err
+    hint = next(line for line in result.err.splitlines() if line.startswith("hint: "))
+    assert hint.endswith(
+        f"`ecs-exec doctor --cluster broken --task {task}` checks every prerequisite"
+    )
