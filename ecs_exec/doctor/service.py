@@ -5,9 +5,15 @@ from __future__ import annotations
 from ecs_exec.doctor.facts import Facts
 from ecs_exec.doctor.fixes import redeploy
 from ecs_exec.doctor.model import Check, Finding, Group, failed, ok, skipped, warning
+from ecs_exec.errors import EcsExecError
 
 
 def check_exec_enabled(facts: Facts) -> Finding:
+    if facts.request.service is None:
+        try:
+            facts.task()
+        except EcsExecError:
+            return skipped("no --service-name given, and no task was found to tell its service")
     name = facts.service_name()
     if name is None:
         return skipped("no --service-name given and the task belongs to no service")

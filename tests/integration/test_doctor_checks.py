@@ -259,6 +259,9 @@ def test_target_problems(world, target, check, needle):
     d = world.run(**target)
     assert d.status(check) == "failed"
     assert needle in d[check]["summary"] + d[check]["reason"]
+    if check == "task.found":
+        assert d.status("task.running") == "skipped"
+        assert "no task was found" in d["service.exec-enabled"]["reason"]
 
 
 def edited(edit: Any) -> SandboxState:
