@@ -85,7 +85,7 @@ def check_execute_command(facts: Facts) -> Finding:
         return principal
     task, config = facts.task(), facts.exec_configuration()
     container = facts.container()
-    context = {"ecs:cluster": config.cluster_arn}
+    context = {"ecs:cluster": config.cluster_arn, "ecs:task": task.arn}
     if container is not None:
         context["ecs:container-name"] = container.name
     return _verdict(
