@@ -19,9 +19,9 @@ Answers, as the services write them (botocore's ``query`` and ``ec2`` parsers re
   <RequestID>..</RequestID></Response>``.
 
 The formats are described in docs/sandbox-world.md#2-wire-formats. Handlers return plain dicts
-whose keys are the XML element names; lists become repeated
-``member``/``item`` elements, booleans ``true``/``false``. Faults from ``state.faults["api"]``
-apply by action name, as for the JSON APIs.
+whose keys are the XML element names; lists become repeated ``member``/``item`` elements,
+booleans ``true``/``false``. Faults from ``state.faults["api"]`` apply by action name, as for
+the JSON APIs.
 """
 
 from __future__ import annotations
