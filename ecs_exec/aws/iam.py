@@ -1,4 +1,5 @@
-"""IAM policy simulation (iam:SimulatePrincipalPolicy) and the role look-ups doctor needs.
+"""IAM policy simulation (iam:SimulatePrincipalPolicy) and the role look-ups doctor needs
+(docs/doctor.md#6-caller-permissions-and-policy-simulation).
 
 Simulation evaluates the principal's identity policies (and permission boundary) against
 the real resource ARNs and condition keys; it does not see service control policies,

@@ -1,4 +1,5 @@
-"""Cluster checks: the cluster exists, its exec KMS key, its exec logging and log group."""
+"""Cluster checks: the cluster exists, its exec KMS key, its exec logging and log group
+(docs/doctor.md#5-cluster-exec-configuration)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,8 @@ from ecs_exec.doctor.model import Check, Finding, Group, failed, ok, skipped, wa
 from ecs_exec.doctor.probe import probe, redact
 
 #: AWS refuses a request signed more than 5 minutes away from its clock ("Signature
-#: expired"); a minute is worth a warning (the Date header has one-second resolution).
+#: expired", docs/doctor.md#6-caller-permissions-and-policy-simulation); a minute is worth a
+#: warning (the Date header has one-second resolution).
 SKEW_FAIL = timedelta(minutes=5)
 SKEW_WARN = timedelta(minutes=1)
 #: Credentials that expire sooner than this get a warning: a session outlives them when it

@@ -1,4 +1,5 @@
-"""Network check: which way the exec agent in the task reaches ssmmessages, if any.
+"""Network check: which way the exec agent in the task reaches ssmmessages, if any
+(docs/doctor.md#4-the-network-path).
 
 The agent resolves ``ssmmessages.REGION.amazonaws.com``. With an interface endpoint for that
 service in the VPC and private DNS on, the name resolves to the endpoint, so that is the path

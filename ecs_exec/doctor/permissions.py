@@ -20,10 +20,6 @@ from ecs_exec.doctor.model import Check, Finding, Group, failed, ok, skipped, wa
 SAMPLE_SESSION = "ecs-execute-command-0123456789abcdef0"
 
 
-def _principal(facts: Facts) -> str | None:
-    return facts.principal().arn
-
-
 def _decisions(
     facts: Facts,
     principal: str,

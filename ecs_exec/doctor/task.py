@@ -8,11 +8,12 @@ from ecs_exec.doctor.facts import Facts
 from ecs_exec.doctor.fixes import restart_task
 from ecs_exec.doctor.model import Check, Finding, Group, failed, ok, skipped, warning
 
-#: ECS Exec needs Fargate platform 1.4.0 on Linux and ECS agent 1.50.2 on EC2 (AWS's
-#: "ECS Exec prerequisites").
+#: ECS Exec needs Fargate platform 1.4.0 on Linux and ECS agent 1.50.2 on EC2
+#: (docs/doctor.md#1-platform-prerequisites).
 FARGATE_MIN = (1, 4, 0)
 AGENT_MIN = (1, 50, 2)
-#: The SSM agent keeps its state and logs here; a read-only root needs volumes on them.
+#: The SSM agent keeps its state and logs here; a read-only root needs volumes on them
+#: (docs/doctor.md#2-inside-the-container).
 AGENT_PATHS = ("/var/lib/amazon", "/var/log/amazon")
 STATIC_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 

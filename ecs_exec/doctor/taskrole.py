@@ -17,8 +17,8 @@ SSMMESSAGES = (
     "ssmmessages:OpenControlChannel",
     "ssmmessages:OpenDataChannel",
 )
-#: What the agent calls to upload a session log to CloudWatch Logs and S3 (AWS's
-#: "ECS Exec logging" IAM example).
+#: What the agent calls to upload a session log to CloudWatch Logs
+#: (docs/doctor.md#3-the-agents-role).
 LOGS = (
     "logs:CreateLogStream",
     "logs:DescribeLogStreams",

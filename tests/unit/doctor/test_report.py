@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -136,6 +137,28 @@ def test_runner_skips_dependants_and_maps_errors():
     )
     assert by_id["a.after"].reason == "needs a.missing, which failed"
     assert r.exit_status == EXIT_CHECKS_FAILED
+
+
+def test_check_ids_are_stable():
+    """Scripts key on these ids (README, -o json): renaming one is a breaking change."""
+    assert [c.id for c in CHECKS] == [
+        *("local.region", "local.credentials", "local.identity", "local.clock-skew"),
+        *("local.proxy", "local.ssmmessages", "local.plugin"),
+        *("cluster.found", "cluster.kms-key", "cluster.logging", "cluster.log-group"),
+        *("service.exec-enabled", "service.tasks-current"),
+        *("task.found", "task.running", "task.platform", "task.exec-enabled", "task.exec-agent"),
+        *("task.readonly-root", "task.pid-mode", "task.init-process", "task.env-credentials"),
+        *("permissions.execute-command", "permissions.describe-tasks", "permissions.kms"),
+        *("permissions.ssm-sessions", "permissions.start-session"),
+        *("task-role.present", "task-role.ssmmessages", "task-role.kms", "task-role.logging"),
+        "network.path",
+    ]
+
+
+def test_readme_documents_every_check():
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    for check in CHECKS:
+        assert f"`{check.id}`" in readme, check.id
 
 
 def test_catalog_ids_are_unique_and_needs_come_first():
