@@ -93,6 +93,7 @@ def map_aws_errors(
             region or profile.
     """
     from botocore import exceptions as bce
+    from botocore.parsers import ResponseParserError
 
     try:
         yield
@@ -148,6 +149,15 @@ def map_aws_errors(
         ) from exc
     except bce.BotoCoreError as exc:
         raise AwsServiceError(f"AWS client error: {exc}", code=type(exc).__name__) from exc
+    except ResponseParserError as exc:
+        # Not a BotoCoreError: an answer botocore cannot parse (a proxy's or an emulator's
+        # page instead of the service's).
+        first = str(exc).splitlines()[0]
+        raise AwsServiceError(
+            f"the endpoint's answer could not be parsed ({first})",
+            code="ResponseParserError",
+            hint="check --endpoint-url / AWS_ENDPOINT_URL and the proxy settings",
+        ) from exc
 
 
 @dataclass(frozen=True)

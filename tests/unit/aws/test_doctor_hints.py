@@ -76,3 +76,17 @@ def test_execute_command_errors_name_doctor(ecs, code, message, error):
     hint = info.value.hint or ""
     assert hint.endswith(LINE)
     assert "ssmmessages" in hint or "enable-execute-command" in hint  # the old hint stays
+
+
+def test_an_unparsable_answer_is_an_aws_error():
+    """Doctor calls services an emulator or a proxy may answer with anything: a parse error
+    becomes an AwsServiceError (a failed check), not a crash."""
+    from botocore.parsers import ResponseParserError
+
+    from ecs_exec.aws._errors import map_aws_errors
+    from ecs_exec.errors import AwsServiceError
+
+    with pytest.raises(AwsServiceError) as info, map_aws_errors(action="sts:GetCallerIdentity"):
+        raise ResponseParserError("Unable to parse response (not well-formed)\nb'<html>'")
+    assert info.value.code == "ResponseParserError"
+    assert "could not be parsed (Unable to parse response (not well-formed))" in str(info.value)
