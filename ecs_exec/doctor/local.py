@@ -148,13 +148,14 @@ def ssmmessages_endpoint(facts: Facts) -> tuple[str, int, bool]:
 def check_ssmmessages(facts: Facts) -> Finding:
     host, port, tls = ssmmessages_endpoint(facts)
     result = probe(host, port, tls=tls, environ=facts.request.environ)
-    what = "the sandbox" if facts.request.sandbox or host.startswith("127.") else host
+    sandbox = facts.request.sandbox or host.startswith("127.")
+    what = f"the sandbox ({host}:{port})" if sandbox else f"{host}:{port}"
     how = ("TCP and TLS" if tls else "TCP") + (
         f" via {result.via_proxy}" if result.via_proxy else ""
     )
     details = {"host": host, "port": port, "tls": tls, "proxy": result.via_proxy}
     if result.error is None:
-        return ok(f"{what} ({host}:{port}) reachable by {how}", **details)
+        return ok(f"{what} reachable by {how}", **details)
     fix = {
         "dns": f"check DNS for {host} on this machine",
         "tcp": f"allow outbound TCP {port} to {host} (firewall, security software)",
@@ -164,7 +165,7 @@ def check_ssmmessages(facts: Facts) -> Finding:
     if custom_endpoint(facts) and not tls:
         fix = f"check that the endpoint {custom_endpoint(facts)} (the sandbox?) is running"
     return failed(
-        f"{what} ({host}:{port}) not reachable: {result.step} failed",
+        f"{what} not reachable: {result.step} failed",
         result.error or "",
         fix,
         step=result.step,

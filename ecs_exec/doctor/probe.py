@@ -75,7 +75,7 @@ def probe(host: str, port: int, *, tls: bool, environ: Mapping[str, str]) -> Pro
         else:
             sock = _connect(host, port)
     except socket.gaierror as exc:
-        return _fail(result, "dns", f"cannot resolve {exc}")
+        return _fail(result, "dns", f"cannot resolve the name: {exc.strerror or exc}")
     except TimeoutError:
         return _fail(result, "tcp", f"no answer within {TIMEOUT:g} s")
     except OSError as exc:
