@@ -226,3 +226,50 @@ def test_exec_failures_name_the_doctor_line(api, home, task, needle):
     assert hint.endswith(
         f"`ecs-exec doctor --cluster broken --task {task}` checks every prerequisite"
     )
+
+
+@pytest.mark.parametrize("no_color", [False, True])
+def test_a_terminal_gets_symbols_and_colour_unless_no_color(api, home, no_color):
+    """stdout on a pseudo-terminal: symbols and ANSI colour; NO_COLOR keeps it plain."""
+    import pty
+    import tempfile
+    import threading
+
+    from ecs_exec.cli import run
+    from ecs_exec.local.terminal import Console
+
+    environ = clean_env(home, **({"NO_COLOR": "1"} if no_color else {}))
+    del environ["AWS_REGION"]  # a short report: the region check fails, the rest is skipped
+    master, slave = pty.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO once the slave side is closed
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    with (
+        tempfile.TemporaryFile() as fin,
+        tempfile.TemporaryFile() as ferr,
+        mock.patch.dict(os.environ, environ, clear=True),
+    ):
+        console = Console(fin.fileno(), slave, ferr.fileno(), environ=environ)
+        code = run(["--endpoint-url", api.url, "doctor", "--cluster", "demo"], console=console)
+    os.close(slave)
+    reader.join(10)
+    os.close(master)
+    out = b"".join(chunks).decode()
+    assert code == 1
+    if no_color:
+        assert "\x1b[" not in out and "[FAILED]" in out
+    else:
+        assert "\x1b[31m\u2716\x1b[0m local.region" in out
+        assert "\x1b[90m\u2013\x1b[0m local.identity" in out
+        assert "\x1b[1;31mverdict: FAILED\x1b[0m" in out
