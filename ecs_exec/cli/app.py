@@ -151,6 +151,7 @@ ECS_EXEC_CONTEXT or --context choose a named context (`ecs-exec context`), below
 environment. ECS_EXEC_TRANSPORT sets the transport. CONNECTION_DEBUG=1 is --debug.
 
 Try it with no AWS account: `ecs-exec --sandbox ls --cluster demo --service web`.
+When exec fails, `ecs-exec doctor --cluster C --task T` checks every prerequisite.
 """
 
 app = typer.Typer(
