@@ -55,6 +55,8 @@ class ContainerSettings:
     readonly_root: bool
     init_process: bool
     env_names: tuple[str, ...]
+    #: the awslogs driver's log group, where exec logging DEFAULT sends session output
+    awslogs_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,7 @@ def task_definition(
             readonly_root=bool(c.get("readonlyRootFilesystem", False)),
             init_process=bool(c.get("linuxParameters", {}).get("initProcessEnabled", False)),
             env_names=tuple(str(e.get("name", "")) for e in c.get("environment", [])),
+            awslogs_group=_awslogs_group(c),
         )
         for c in data.get("containerDefinitions", [])
     )
@@ -169,6 +172,13 @@ def task_definition(
         os_family=data.get("runtimePlatform", {}).get("operatingSystemFamily") or None,
         containers=containers,
     )
+
+
+def _awslogs_group(container: Any) -> str | None:
+    config = container.get("logConfiguration") or {}
+    if config.get("logDriver") != "awslogs":
+        return None
+    return (config.get("options") or {}).get("awslogs-group") or None
 
 
 def service(

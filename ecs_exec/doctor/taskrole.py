@@ -113,20 +113,30 @@ def check_kms(facts: Facts) -> Finding:
 
 def check_logging(facts: Facts) -> Finding:
     c = facts.exec_configuration()
-    if c.logging != "OVERRIDE" or not (c.log_group or c.s3_bucket):
-        return skipped(f"the cluster's exec logging ({c.logging}) names no destination")
     pairs: list[tuple[Sequence[str], str]] = []
     where = []
     partition = facts.identity().partition
-    if c.log_group:
-        pairs.append((LOGS, facts.arn("logs", f"log-group:{c.log_group}") + ":*"))
-        where.append(c.log_group)
-    if c.s3_bucket:
+    group = c.log_group if c.logging == "OVERRIDE" else None
+    if c.logging == "DEFAULT":
+        # DEFAULT sends session output where the container's awslogs driver sends its logs
+        # (docs/doctor.md#5-cluster-exec-configuration).
+        container = facts.container()
+        settings = facts.task_definition().container(container.name) if container else None
+        group = settings.awslogs_group if settings else None
+    if group:
+        pairs.append((LOGS, facts.arn("logs", f"log-group:{group}") + ":*"))
+        where.append(group)
+    if c.logging == "OVERRIDE" and c.s3_bucket:
         prefix = f"{c.s3_prefix.rstrip('/')}/" if c.s3_prefix else ""
         pairs.append((["s3:PutObject"], f"arn:{partition}:s3:::{c.s3_bucket}/{prefix}*"))
         if c.s3_encryption:
             pairs.append((["s3:GetEncryptionConfiguration"], f"arn:{partition}:s3:::{c.s3_bucket}"))
         where.append(f"s3://{c.s3_bucket}/{prefix}")
+    if not pairs:
+        why = "with no awslogs log driver on the container" if c.logging == "DEFAULT" else ""
+        return skipped(
+            f"the cluster's exec logging ({c.logging}) names no destination {why}".strip()
+        )
     return _simulated(
         facts, pairs, "ecs-exec-logging", f"upload the session log to {' and '.join(where)}"
     )

@@ -466,7 +466,7 @@ def _load_ecs_fields(world: World, data: Mapping[str, Any], account: str, region
         for container in td.get("containerDefinitions", []):
             extra = {
                 k: container[k]
-                for k in ("readonlyRootFilesystem", "linuxParameters")
+                for k in ("readonlyRootFilesystem", "linuxParameters", "logConfiguration")
                 if k in container
             }
             if extra:

@@ -389,3 +389,27 @@ def test_caller_that_may_not_simulate(world):
     assert "iam:SimulatePrincipalPolicy" in d["permissions.execute-command"]["reason"]
     assert d.status("task.exec-enabled") == "ok"  # the rest still runs
     assert d.status("network.path") == "ok"
+
+
+@pytest.mark.parametrize("role_may_log", [True, False])
+def test_default_logging_goes_to_the_containers_awslogs_group(world, role_may_log):
+    def edit(data):
+        config = find(data["clusters"], clusterName="demo")["executeCommandConfiguration"]
+        config.pop("logConfiguration")
+        config["logging"] = "DEFAULT"
+        app = find(
+            find(data["taskDefinitions"], family="web", revision=3)["containerDefinitions"],
+            name="app",
+        )
+        app["logConfiguration"] = {
+            "logDriver": "awslogs",
+            "options": {"awslogs-group": "/ecs/web", "awslogs-region": "us-east-1"},
+        }
+        if not role_may_log:
+            role = find(data["iam"]["roles"], roleName="demo-task")
+            role["attachedPolicies"] = [p for p in role["attachedPolicies"] if "Logging" not in p]
+
+    d = world.run(state=edited(edit), cluster="demo", task=demo.WEB_READY_1)
+    assert d.status("cluster.logging") == "ok"
+    assert d.status("task-role.logging") == ("ok" if role_may_log else "failed")
+    assert "/ecs/web" in d["task-role.logging"]["summary"] + (d["task-role.logging"]["fix"] or "")
