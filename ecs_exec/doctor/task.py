@@ -63,7 +63,9 @@ def check_running(facts: Facts) -> Finding:
 
 def check_platform(facts: Facts) -> Finding:
     task = facts.task()
-    launch = task.launch_type or ("EC2" if facts.task_extras().container_instance_arn else "?")
+    launch = task.launch_type or (
+        "EC2" if facts.task_extras().container_instance_arn else "unknown"
+    )
     family = facts.task_extras().platform_family or "Linux"
     if launch == "FARGATE":
         version = task.platform_version or "LATEST"
