@@ -589,39 +589,102 @@ BROKEN_SERVICES: list[dict[str, Any]] = [
 
 # -- composing --------------------------------------------------------------------------------
 
-#: cluster -> (task role, subnet, security group, public IPs?, exec logging)
-_HEALTHY: dict[str, tuple[str, str, str, bool, dict[str, Any]]] = {
-    "demo": ("demo-task", "demo-public", "demo-tasks", True, _logging("/ecs/exec/demo")),
+#: cluster -> (task role, VPC, subnet, security group, public IPs?, exec logging)
+_HEALTHY: dict[str, tuple[str, str, str, str, bool, dict[str, Any]]] = {
+    "demo": ("demo-task", "demo", "demo-public", "demo-tasks", True, _logging("/ecs/exec/demo")),
     "secure": (
         "secure-task",
+        "secure",
         "secure-private",
         "secure-tasks",
         False,
         _logging("/ecs/exec/secure", encrypted=True),
     ),
-    "staging": ("demo-task", "demo-public", "demo-tasks", True, {}),
+    "staging": ("demo-task", "demo", "demo-public", "demo-tasks", True, {}),
 }
 
 
+def _adopt(ec2: dict[str, Any], data: dict[str, Any], vpc: str, config: dict[str, Any]) -> None:
+    """Make the subnets and groups of a service's own network configuration real, with a path
+    to ssmmessages: an internet gateway when the service assigns public IPs, else a NAT
+    gateway. Their VPC is the one the state's top-level ``subnets``/``securityGroups`` give
+    them (as RunTask's checks read them), else the cluster's."""
+    described = {str(s.get("subnetId")): s for s in data.get("subnets", [])}
+    groups = {str(g.get("groupId")): g for g in data.get("securityGroups", [])}
+    public = config.get("assignPublicIp") == "ENABLED"
+    for subnet_id in config.get("subnets", []):
+        if any(s["subnetId"] == subnet_id for s in ec2["subnets"]):
+            continue
+        vpc_id = str(described.get(subnet_id, {}).get("vpcId") or f"vpc-{vpc}")
+        if not any(v["vpcId"] == vpc_id for v in ec2["vpcs"]):
+            ec2["vpcs"].append({"vpcId": vpc_id, "cidrBlock": f"10.{len(ec2['vpcs'])}.0.0/16"})
+            ec2["routeTables"].append(
+                {"routeTableId": f"rtb-{vpc_id}-main", "vpcId": vpc_id, "main": True}
+            )
+        block = next(v["cidrBlock"] for v in ec2["vpcs"] if v["vpcId"] == vpc_id)
+        taken = sum(s["vpcId"] == vpc_id for s in ec2["subnets"])
+        prefix = block.split(".0.0/")[0]
+        target = {"gatewayId": f"igw-{vpc_id}"} if public else {"natGatewayId": f"nat-{vpc_id}"}
+        ec2["subnets"].append(
+            {
+                "subnetId": subnet_id,
+                "vpcId": vpc_id,
+                "cidrBlock": f"{prefix}.{128 + 16 * taken}.0/20",
+                "availabilityZone": f"{_REGION}a",
+                "mapPublicIpOnLaunch": public,
+            }
+        )
+        ec2["routeTables"].append(
+            {
+                "routeTableId": f"rtb-{subnet_id}",
+                "vpcId": vpc_id,
+                "subnets": [subnet_id],
+                "routes": [{"destinationCidrBlock": "0.0.0.0/0", **target}],
+            }
+        )
+    for group_id in config.get("securityGroups", []):
+        if not any(g["groupId"] == group_id for g in ec2["securityGroups"]):
+            vpc_id = str(groups.get(group_id, {}).get("vpcId") or f"vpc-{vpc}")
+            ec2["securityGroups"].append(
+                {"groupId": group_id, "groupName": group_id, "vpcId": vpc_id, "ingress": []}
+            )
+
+
 def with_doctor_world(data: dict[str, Any]) -> dict[str, Any]:
-    """The demo state ``data`` (not changed) plus everything this module describes."""
+    """The demo state ``data`` (not changed) plus everything this module describes.
+
+    A service that already has a ``networkConfiguration`` keeps it: its subnets and groups
+    join the EC2 world (see ``_adopt``) and its tasks sit in its first subnet.
+    """
     out = copy.deepcopy(data)
+    ec2 = copy.deepcopy(EC2)
     families: dict[str, str] = {}
+    placement: dict[tuple[str, str], tuple[str, list[str], bool]] = {}
     for cluster in out["clusters"]:
         if cluster["clusterName"] in _HEALTHY:
-            logging = _HEALTHY[cluster["clusterName"]][4]
+            logging = _HEALTHY[cluster["clusterName"]][5]
             cluster.setdefault("executeCommandConfiguration", {}).update(copy.deepcopy(logging))
     for service in out["services"]:
         settings = _HEALTHY.get(service["cluster"])
-        if settings is not None:
-            families[service["taskDefinition"].split(":")[0]] = service["cluster"]
-            service["networkConfiguration"] = {
+        if settings is None:
+            continue
+        families[service["taskDefinition"].split(":")[0]] = service["cluster"]
+        config = service.setdefault(
+            "networkConfiguration",
+            {
                 "awsvpcConfiguration": {
-                    "subnets": [f"subnet-{settings[1]}"],
-                    "securityGroups": [f"sg-{settings[2]}"],
-                    "assignPublicIp": "ENABLED" if settings[3] else "DISABLED",
+                    "subnets": [f"subnet-{settings[2]}"],
+                    "securityGroups": [f"sg-{settings[3]}"],
+                    "assignPublicIp": "ENABLED" if settings[4] else "DISABLED",
                 }
-            }
+            },
+        )["awsvpcConfiguration"]
+        _adopt(ec2, out, settings[1], config)
+        placement[(service["cluster"], f"service:{service['serviceName']}")] = (
+            config["subnets"][0],
+            list(config.get("securityGroups", [])),
+            config.get("assignPublicIp") == "ENABLED",
+        )
     for td in out["taskDefinitions"]:
         cluster = families.get(td["family"])
         if cluster is not None:
@@ -630,9 +693,13 @@ def with_doctor_world(data: dict[str, Any]) -> dict[str, Any]:
             container.setdefault("linuxParameters", dict(_INIT))
     for n, task in enumerate(out["tasks"]):
         settings = _HEALTHY.get(task["cluster"])
-        if settings is not None and "network" not in task:
-            public_ip = f"203.0.113.{10 + n}" if settings[3] else None
-            task["network"] = _net(settings[1], settings[2], public_ip)
+        if settings is None or "network" in task:
+            continue
+        default = (f"subnet-{settings[2]}", [f"sg-{settings[3]}"], settings[4])
+        subnet, groups, public = placement.get((task["cluster"], task.get("group", "")), default)
+        task["network"] = {"subnetId": subnet, "securityGroups": groups}
+        if public:
+            task["network"]["publicIp"] = f"203.0.113.{10 + n}"
     out["clusters"].extend(copy.deepcopy(BROKEN_CLUSTERS))
     out["taskDefinitions"].extend(copy.deepcopy(BROKEN_TASK_DEFINITIONS))
     out["services"].extend(copy.deepcopy(BROKEN_SERVICES))
@@ -641,7 +708,7 @@ def with_doctor_world(data: dict[str, Any]) -> dict[str, Any]:
         for t in BROKEN_TASKS
     )
     out["iam"] = copy.deepcopy(IAM)
-    out["ec2"] = copy.deepcopy(EC2)
+    out["ec2"] = ec2
     out["logGroups"] = copy.deepcopy(LOG_GROUPS)
     out["kms"] = copy.deepcopy(KMS)
     out["containerInstances"] = copy.deepcopy(CONTAINER_INSTANCES)

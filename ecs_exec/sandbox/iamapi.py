@@ -71,8 +71,12 @@ def _role_body(role: Role) -> Result:
 
 
 def get_caller_identity(params: Params, state: SandboxState) -> Result:
-    user = state.world.user(state.user_name)
-    user_id = user.user_id if user is not None else state.user_name
+    role = state.world.caller_role
+    if role is not None:  # a role session's id is the role's id and the session name
+        user_id = f"{state.world.roles[role].role_id}:{state.user_name}"
+    else:
+        user = state.world.user(state.user_name)
+        user_id = user.user_id if user is not None else state.user_name
     return {"UserId": user_id, "Account": state.account_id, "Arn": state.caller_arn}
 
 

@@ -7,7 +7,9 @@
 disabled or pending deletion refuses ``GenerateDataKey`` and ``Decrypt`` with KMS's
 ``DisabledException`` / ``KMSInvalidStateException``, and ``ExecuteCommand`` on a task whose
 agent cannot reach ssmmessages (``agentConnected: false`` in the state file) answers
-``TargetNotConnectedException``, as ECS does for such a task.
+``TargetNotConnectedException``, as ECS does for such a task. Tasks that ``RunTask`` starts
+with an ``awsvpcConfiguration`` naming a subnet of the world get their ENI (and a public IP
+with ``assignPublicIp`` ENABLED).
 
 The caller's policies are enforced on the operations of this module only: a denied call
 answers ``AccessDeniedException`` with IAM's sentence. Faults apply as in ``api``.
@@ -25,7 +27,7 @@ from ecs_exec.sandbox import api, kmsfake
 from ecs_exec.sandbox.api import FAULT_DEFAULTS, ApiError, Body, Result
 from ecs_exec.sandbox.principals import denial_message
 from ecs_exec.sandbox.state import SandboxState
-from ecs_exec.sandbox.world import KmsKey
+from ecs_exec.sandbox.world import KmsKey, TaskNetwork, derived_id
 
 LOGS_PREFIX = "Logs_20140328"
 _CREATED = 1714550000.0
@@ -262,6 +264,25 @@ def _refuse_unreachable_agent(body: Body, state: SandboxState) -> None:
         raise ApiError("TargetNotConnectedException", message, status)
 
 
+def _record_networks(body: Body, response: Body, state: SandboxState) -> None:
+    """Give the tasks RunTask started the ENI its ``awsvpcConfiguration`` asked for."""
+    config = (body.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+    subnets = [s for s in config.get("subnets") or [] if state.world.ec2.subnet(str(s))]
+    if not subnets:
+        return  # no network or a subnet the world does not have: the task has no ENI
+    public = config.get("assignPublicIp") == "ENABLED"
+    for task in response.get("tasks", []):
+        task_id = str(task["taskArn"]).rsplit("/", 1)[-1]
+        octet = int(derived_id("", "public-ip", task_id, length=2), 16) % 200 + 20
+        state.world.task_networks[task_id] = TaskNetwork(
+            eni_id=derived_id("eni-", "eni", task_id),
+            subnet_id=str(subnets[0]),
+            security_groups=[str(g) for g in config.get("securityGroups") or []],
+            public_ip=f"203.0.113.{octet}" if public else None,
+        )
+        state.world.decorate_task(task, task_id)
+
+
 def handle(target: str, body: Body, state: SandboxState) -> Result:
     """Answer one AWS JSON 1.1 request (same contract as :func:`ecs_exec.sandbox.api.handle`)."""
     operation = target.partition(".")[2]
@@ -273,7 +294,11 @@ def handle(target: str, body: Body, state: SandboxState) -> Result:
                     _refuse_unusable_key(operation, body, state)
                 elif target == f"{api.ECS_PREFIX}.ExecuteCommand":
                     _refuse_unreachable_agent(body, state)
-            return api.handle(target, body, state)
+            status, response = api.handle(target, body, state)
+            if status == 200 and target == f"{api.ECS_PREFIX}.RunTask":
+                with state.lock:
+                    _record_networks(body, response, state)
+            return status, response
         fault = state.take_api_fault(operation)
         if fault is not None:
             code = str(fault.get("error", "ThrottlingException"))

@@ -29,9 +29,15 @@ def policies_of(world: World, principal_arn: str) -> list[SourcePolicy] | None:
     return found
 
 
+def caller_principal_arn(state: SandboxState) -> str:
+    """The IAM user or role whose policies the caller holds."""
+    role = state.world.caller_role
+    return state.caller_arn if role is None else state.world.roles[role].arn
+
+
 def caller_evaluation(state: SandboxState, action: str, resource: str = "*") -> Evaluation:
     """What the caller's own policies decide for ``action`` (callers hold ``state.lock``)."""
-    policies = policies_of(state.world, state.caller_arn) or []
+    policies = policies_of(state.world, caller_principal_arn(state)) or []
     return evaluate(policies, action, resource)
 
 

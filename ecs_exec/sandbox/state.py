@@ -365,6 +365,9 @@ class SandboxState:
 
     @property
     def caller_arn(self) -> str:
+        role = self.world.caller_role
+        if role is not None:  # a session of that role, named after the user
+            return f"arn:aws:sts::{self.account_id}:assumed-role/{role}/{self.user_name}"
         return f"arn:aws:iam::{self.account_id}:user/{self.user_name}"
 
     @property

@@ -67,8 +67,11 @@ Inside the existing ECS entries::
                                         # ssmmessages, so ExecuteCommand answers
                                         # TargetNotConnectedException
 
-The caller (top-level ``userName``) that has no ``iam.users`` entry holds AWS's
-``AdministratorAccess``, so worlds written before IAM existed keep working. The sandbox enforces
+The caller is the IAM user named by the top-level ``userName``; one that has no ``iam.users``
+entry holds AWS's ``AdministratorAccess``, so worlds written before IAM existed keep working.
+With a top-level ``"callerRole": "<role name>"`` the caller is instead a session of that role
+(``arn:aws:sts::<account>:assumed-role/<role>/<userName>``, as SSO and assume-role callers
+are) and holds the role's policies. The sandbox enforces
 the caller's policies only on the look-ups served for doctor (STS/IAM/EC2/Logs, KMS DescribeKey,
 ECS DescribeContainerInstances): denied calls answer that service's access-denied error.
 """
@@ -236,6 +239,9 @@ class World:
     #: Tasks whose agent never reaches ssmmessages: ExecuteCommand answers
     #: TargetNotConnectedException for them, as ECS does.
     unreachable_agents: set[str] = field(default_factory=set)
+    #: The role the caller assumed (its session is named after ``userName``), or None for
+    #: the IAM user ``userName``.
+    caller_role: str | None = None
 
     # -- look-ups -----------------------------------------------------------------------------
 
@@ -519,6 +525,10 @@ def load_world(
     """
     world = World()
     _load_iam(world, data.get("iam") or {}, account, caller)
+    if data.get("callerRole") is not None:
+        world.caller_role = str(data["callerRole"])
+        if world.caller_role not in world.roles:
+            raise ValueError(f"callerRole {world.caller_role!r} is not a role of iam.roles")
     _load_ec2(world, data.get("ec2") or {})
     for item in data.get("logGroups", []):
         retention = item.get("retentionInDays")
@@ -582,6 +592,8 @@ def dump_world(world: World, out: dict[str, Any]) -> None:
     }
     ec2 = world.ec2
     out["iam"] = json.loads(json.dumps(iam))
+    if world.caller_role is not None:
+        out["callerRole"] = world.caller_role
     out["ec2"] = json.loads(
         json.dumps(
             {

@@ -752,3 +752,64 @@ def test_exec_into_a_task_whose_agent_cannot_connect(
     )
     raw.check("ecs", "ExecuteCommand")
     assert session["session"]["sessionId"]
+
+
+def test_a_caller_in_an_assumed_role_session() -> None:
+    data = demo_state_dict()
+    data["userName"] = "alice"
+    data["callerRole"] = "ops"
+    data["iam"]["roles"].append(
+        {
+            "roleName": "ops",
+            "path": "/sso/",
+            "inlinePolicies": {
+                "read": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "iam:Get*", "Resource": "*"}],
+                }
+            },
+        }
+    )
+    state = SandboxState.from_dict(data)
+    with SandboxHttpServer(state) as srv:
+        identity = _client("sts", srv.url, XmlCapture()).get_caller_identity()
+        # The session ARN omits the role's path; the role's own ARN has it.
+        assert identity["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/ops/alice"
+        iam = _client("iam", srv.url, XmlCapture())
+        role = iam.get_role(RoleName="ops")["Role"]
+        assert role["Arn"] == f"arn:aws:iam::{ACCOUNT}:role/sso/ops"
+        assert identity["UserId"] == f"{role['RoleId']}:alice"
+        with pytest.raises(ClientError) as exc:
+            _simulate(iam, role["Arn"], ["ecs:ListTasks"])
+        assert _code(exc)[1].startswith(
+            f"User: arn:aws:sts::{ACCOUNT}:assumed-role/ops/alice is not authorized to perform:"
+            " iam:SimulatePrincipalPolicy"
+        )
+
+
+def test_run_task_gives_the_task_its_network() -> None:
+    with SandboxHttpServer(demo_state()) as srv:
+        raw = RawCapture()
+        ecs = _client("ecs", srv.url, raw)
+        config = {
+            "subnets": ["subnet-demo-public"],
+            "securityGroups": ["sg-demo-tasks"],
+            "assignPublicIp": "ENABLED",
+        }
+        (task,) = ecs.run_task(
+            cluster="demo",
+            taskDefinition="worker:1",
+            networkConfiguration={"awsvpcConfiguration": config},
+        )["tasks"]
+        raw.check("ecs", "RunTask")
+        details = {d["name"]: d["value"] for d in task["attachments"][0]["details"]}
+        assert details["subnetId"] == "subnet-demo-public"
+        (described,) = ecs.describe_tasks(cluster="demo", tasks=[task["taskArn"]])["tasks"]
+        assert described["attachments"] == task["attachments"]
+        ec2 = _client("ec2", srv.url, XmlCapture())
+        (eni,) = ec2.describe_network_interfaces(
+            NetworkInterfaceIds=[details["networkInterfaceId"]]
+        )["NetworkInterfaces"]
+        assert eni["Association"]["PublicIp"].startswith("203.0.113.")
+        (plain,) = ecs.run_task(cluster="demo", taskDefinition="worker:1")["tasks"]
+        assert plain["attachments"] == []

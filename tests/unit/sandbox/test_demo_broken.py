@@ -213,3 +213,39 @@ def test_the_doctor_world_does_not_change_its_input() -> None:
         "tasks": [],
     }
     assert out["clusters"][0]["executeCommandConfiguration"]["logging"] == "OVERRIDE"
+
+
+def test_a_service_keeps_its_own_network_and_still_reaches_ssmmessages() -> None:
+    config = {
+        "subnets": ["subnet-0a", "subnet-0b"],
+        "securityGroups": ["sg-0c"],
+        "assignPublicIp": "DISABLED",
+    }
+    raw = {
+        "clusters": [{"clusterName": "demo"}],
+        "subnets": [{"subnetId": "subnet-0a", "vpcId": "vpc-0own"}],
+        "taskDefinitions": [{"family": "web", "containerDefinitions": [{"name": "app"}]}],
+        "services": [
+            {
+                "serviceName": "web",
+                "cluster": "demo",
+                "taskDefinition": "web",
+                "networkConfiguration": {"awsvpcConfiguration": config},
+            }
+        ],
+        "tasks": [
+            {"taskId": "a" * 32, "cluster": "demo", "taskDefinition": "web", "group": "service:web"}
+        ],
+    }
+    state = SandboxState.from_dict(broken.with_doctor_world(raw))
+    (task,) = [t for t in state.tasks if t.cluster == "demo"]
+    network = state.world.task_networks[task.task_id]
+    assert (network.subnet_id, network.security_groups, network.public_ip) == (
+        "subnet-0a",
+        ["sg-0c"],
+        None,
+    )
+    subnet = state.world.ec2.subnet("subnet-0a")
+    assert subnet is not None and subnet["vpcId"] == "vpc-0own"
+    assert state.world.ec2.subnet("subnet-0b") is not None
+    assert findings(task, state) == set()

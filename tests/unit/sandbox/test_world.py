@@ -170,3 +170,12 @@ def test_xml_escapes_text() -> None:
     assert b"<RoleName>a&lt;b&amp;c</RoleName>" in body
     error = querywire.render_error("ec2", querywire.QueryError("X", "<bad>"), "r-1")
     assert b"<Message>&lt;bad&gt;</Message>" in error
+
+
+def test_a_caller_role_must_exist_and_survives_a_round_trip() -> None:
+    with pytest.raises(ConfigurationError, match="callerRole"):
+        SandboxState.from_dict(_minimal(callerRole="ghost"))
+    data = _minimal(callerRole="ops", iam={"roles": [{"roleName": "ops"}]})
+    state = SandboxState.from_dict(data)
+    assert state.caller_arn == "arn:aws:sts::123456789012:assumed-role/ops/sandbox"
+    assert SandboxState.from_dict(state.to_dict()).to_dict()["callerRole"] == "ops"
