@@ -413,3 +413,51 @@ def test_default_logging_goes_to_the_containers_awslogs_group(world, role_may_lo
     assert d.status("cluster.logging") == "ok"
     assert d.status("task-role.logging") == ("ok" if role_may_log else "failed")
     assert "/ecs/web" in d["task-role.logging"]["summary"] + (d["task-role.logging"]["fix"] or "")
+
+
+def test_caller_in_an_assumed_role_session(world):
+    """The caller's identity is a role session: its policies are simulated through the role's
+    full ARN (path included, from iam:GetRole), and the fixes name the role."""
+
+    def edit(data):
+        data["iam"]["policies"].append(
+            {
+                "policyName": "ReadOnly",
+                "document": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": [*DOCTOR_READS, "iam:SimulatePrincipalPolicy"],
+                            "Resource": "*",
+                        }
+                    ],
+                },
+            }
+        )
+        data["iam"]["roles"].append(
+            {
+                "roleName": "ops",
+                "path": "/team/",
+                "attachedPolicies": ["arn:aws:iam::123456789012:policy/ReadOnly"],
+                "assumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+            }
+        )
+        data["callerRole"] = "ops"
+
+    d = world.run(state=edited(edit), cluster="demo", task=demo.WEB_READY_1)
+    assert ":assumed-role/ops/" in d["local.identity"]["details"]["arn"]
+    execute = d["permissions.execute-command"]
+    assert execute["status"] == "failed"
+    assert execute["details"]["principal"] == "arn:aws:iam::123456789012:role/team/ops"
+    assert "aws iam put-role-policy --role-name ops " in execute["fix"]
+    assert d.status("permissions.describe-tasks") == "ok"
