@@ -36,6 +36,7 @@ ECS_OPERATIONS = (
     "DescribeTasks",
     "DescribeTaskDefinition",
     "ExecuteCommand",
+    "DescribeContainerInstances",
 )
 
 

@@ -158,6 +158,7 @@ ECS_EXEC_CONTEXT or --context choose a named context (`ecs-exec context`), below
 environment. ECS_EXEC_TRANSPORT sets the transport. CONNECTION_DEBUG=1 is --debug.
 
 Try it with no AWS account: `ecs-exec --sandbox ls --cluster demo --service web`.
+When exec fails, `ecs-exec doctor --cluster C --task T` checks every prerequisite.
 """
 
 app = typer.Typer(
@@ -350,6 +351,77 @@ def ls(
     )
     settings = build_settings(flags, invocation.console.environ, invocation.context)
     invocation.exit_status = run_ls(invocation, settings, output=output.value)
+
+
+class _DoctorCommand(typer.core.TyperCommand):
+    """Lists the check ids at the end of `doctor --help`, loading them only then."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from ecs_exec.doctor.catalog import CHECKS
+
+        with formatter.section("Checks (ids are stable; README: ecs-exec doctor)"):
+            formatter.write_dl([(c.id, c.title) for c in CHECKS])
+        super().format_epilog(ctx, formatter)
+
+
+class DoctorOutput(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command("doctor", cls=_DoctorCommand)
+def doctor(
+    ctx: typer.Context,
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
+    task: TaskOpt = None,
+    container: ContainerOpt = None,
+    transport: Annotated[
+        Transport | None,
+        typer.Option(
+            help="Check for this transport (plugin: also the session-manager-plugin binary) "
+            "[env: ECS_EXEC_TRANSPORT].",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        DoctorOutput,
+        typer.Option(
+            "--output", "-o", help="text (default), or json (stable).", show_default=False
+        ),
+    ] = DoctorOutput.text,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    endpoint_url: EndpointOpt = None,
+    context_name: ContextOpt = None,
+    sandbox: SandboxOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Check every ECS Exec prerequisite for a task and say how to fix what fails.
+
+    Exit status: 0 when no check failed (warnings alone do not fail), 1 when at least one
+    failed, 255 when doctor itself could not run, 2 for a usage error.
+    """
+    from ecs_exec.cli.doctor_cmd import run_doctor
+
+    invocation = _invocation(ctx)
+    flags = _merged(
+        ctx,
+        cluster=cluster,
+        service=service,
+        task=task,
+        container=container,
+        transport=transport.value if transport is not None else None,
+        profile=profile,
+        region=region,
+        endpoint_url=endpoint_url,
+        sandbox=sandbox,
+        quiet=quiet,
+        debug=debug,
+    )
+    settings = build_settings(flags, invocation.console.environ, invocation.context)
+    invocation.exit_status = run_doctor(invocation, settings, flags, output=output.value)
 
 
 @app.command("sandbox")

@@ -206,6 +206,13 @@ class SandboxHttpServer:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
+    def replace_state(self, state: SandboxState) -> None:
+        """Serve another world from the next request on (tests switch worlds this way
+        instead of starting a server, and clients, per world)."""
+        self.state = state
+        if self._server is not None:
+            self._server.state = state
+
     def start(self) -> SandboxHttpServer:
         if self._server is not None:
             return self

@@ -57,7 +57,7 @@ Inside the existing ECS entries::
                              "s3EncryptionEnabled": true, "s3KeyPrefix": "exec/"}}
     taskDefinitions[]: "taskRoleArn", "executionRoleArn", "pidMode" ("task" | "host")
     taskDefinitions[].containerDefinitions[]: "readonlyRootFilesystem",
-        "linuxParameters": {"initProcessEnabled": true}
+        "linuxParameters": {"initProcessEnabled": true}, "logConfiguration" (as in ECS)
     services[]: "networkConfiguration": {"awsvpcConfiguration": {"subnets": [...],
         "securityGroups": [...], "assignPublicIp": "ENABLED"}}
     tasks[]: "network": {"subnetId": "subnet-1", "securityGroups": ["sg-1"],
@@ -472,7 +472,7 @@ def _load_ecs_fields(world: World, data: Mapping[str, Any], account: str, region
         for container in td.get("containerDefinitions", []):
             extra = {
                 k: container[k]
-                for k in ("readonlyRootFilesystem", "linuxParameters")
+                for k in ("readonlyRootFilesystem", "linuxParameters", "logConfiguration")
                 if k in container
             }
             if extra:
