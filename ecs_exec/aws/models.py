@@ -36,6 +36,12 @@ ECS_OPERATIONS = (
     "DescribeTasks",
     "DescribeTaskDefinition",
     "ExecuteCommand",
+    # `ecs-exec run`
+    "RunTask",
+    "StopTask",
+    "RegisterTaskDefinition",
+    "DeregisterTaskDefinition",
+    "ListTaskDefinitions",
 )
 
 
