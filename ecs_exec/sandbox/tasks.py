@@ -14,6 +14,9 @@ As in ECS (docs/run.md#the-task-lifecycle):
 - An image whose registry host ends in ``.invalid`` (a name that can never resolve, RFC 6761)
   cannot be pulled: the task stops after PENDING with stopCode TaskFailedToStart and
   ``CannotPullContainerError`` as the task's and the container's reason.
+- ``faults["task"]`` (``{"agentStatus": "PENDING"|"STOPPED", "agentReason": "..."}``) makes
+  the exec agents of the tasks RunTask starts from then on stay PENDING or stop, as an agent
+  that cannot reach ssmmessages does.
 - StopTask stops at once (lastStatus STOPPED), ends the task's exec sessions, and keeps the
   first reason when the task had already stopped.
 - RegisterTaskDefinition adds a revision to a family (revisions are never reused, even after
@@ -60,6 +63,8 @@ class Launch:
     delays: tuple[float, float, float]
     pull_error: str | None = None
     instance: int | None = None  #: the EC2 container instance it was placed on
+    agent_status: str = "RUNNING"  #: where the exec agents end up (``faults["task"]``)
+    agent_reason: str | None = None
     done: bool = False
 
 
@@ -103,8 +108,10 @@ def _advance_task(task: Task, launch: Launch, now: float) -> None:
         return
     for container in task.containers:
         for managed in container.managed_agents:
-            managed.last_status = "RUNNING"
-            managed.last_started_at = pulled + agent
+            managed.last_status = launch.agent_status
+            managed.reason = launch.agent_reason
+            if launch.agent_status == "RUNNING":
+                managed.last_started_at = pulled + agent
     launch.done = True
 
 
@@ -281,6 +288,7 @@ def run_task(body: Body, state: SandboxState, render: Render) -> Body:
     image_error = next(
         (e for e in (pull_error(d.image) for d in td.container_definitions) if e), None
     )
+    fault = state.fault_settings("task")
     now = time.time()
     rendered = []
     for _ in range(count):
@@ -289,7 +297,12 @@ def run_task(body: Body, state: SandboxState, render: Render) -> Body:
         task.tags = tags
         task.created_at = now
         task.launch = Launch(
-            created=now, delays=state.task_delays, pull_error=image_error, instance=instance
+            created=now,
+            delays=state.task_delays,
+            pull_error=image_error,
+            instance=instance,
+            agent_status=str(fault.get("agentStatus", "RUNNING")),
+            agent_reason=fault.get("agentReason"),
         )
         state.tasks.append(task)
         rendered.append(render(task, state))
