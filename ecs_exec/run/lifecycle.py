@@ -61,20 +61,36 @@ class Interrupted(BaseException):
 
 @dataclass
 class _Signals:
-    """SIGINT, SIGTERM and SIGHUP outside the session: raise ``Interrupted`` (``armed``), or
-    only count (``deferred``: cleanup goes on; a second signal raises)."""
+    """SIGINT, SIGTERM and SIGHUP outside the session: raise ``Interrupted`` at once, or
+    only count while ``deferred`` (cleanup goes on; a second signal raises), or while
+    ``held`` (raised when the hold ends)."""
 
     deferred: bool = False
+    holding: bool = False
     received: list[int] = field(default_factory=list)
 
     def handler(self, signum: int, frame: FrameType | None) -> None:
         self.received.append(signum)
+        if self.holding:
+            return
         if not self.deferred or len(self.received) > 1:
             raise Interrupted(signum)
 
     def install(self) -> None:
         for signum in SIGNALS:
             signal.signal(signum, self.handler)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """No Interrupted inside the block (RunTask: ECS may have started a task whose ARN
+        only its answer carries); one that came meanwhile is raised after it."""
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+        if self.received:
+            raise Interrupted(self.received[0])
 
 
 @contextmanager
@@ -184,13 +200,15 @@ def run_in_new_task(
         try:
             plan = plan_launch(launcher, request, cluster)
             container = plan.container
-            plan, registered = ensure_task_definition(launcher, plan)
-            if registered:
-                cleanup.registered.append(plan.run_input.task_definition)
+            with signals.held():  # a registered revision is known only from the answer
+                plan, registered = ensure_task_definition(launcher, plan)
+                if registered:
+                    cleanup.registered.append(plan.run_input.task_definition)
             if plan.derived is not None:
                 verb = "registered" if registered else "reusing"
                 progress.note(f"{verb} {plan.run_input.task_definition.rsplit('/', 1)[-1]}")
-            cleanup.task = launcher.run_task(plan.run_input)
+            with signals.held():
+                cleanup.task = launcher.run_task(plan.run_input)
             progress.task_id = cleanup.task.id
             progress.phase(cleanup.task.last_status)
             ready = wait_until_ready(
