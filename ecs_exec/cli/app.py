@@ -297,18 +297,27 @@ def ls(
     invocation.exit_status = run_ls(invocation, settings, output=output.value)
 
 
-DURATION_HELP = "a duration: 90s, 15m, 1h, 1h30m"
+DURATION_HELP = "90s, 15m, 1h, 1h30m"
 
 
-@app.command(
-    "run",
-    context_settings={"help_option_names": ["-h", "--help"]},
-    epilog="Exit status: the remote command's; 255 when the task could not start or another "
+RUN_EPILOG = (
+    "Exit status: the remote command's; 255 when the task could not start or another "
     "failure of ecs-exec; 2 for usage errors; 128+N after signal N. IAM: ecs:RunTask, "
     "ecs:StopTask, ecs:DescribeTasks, ecs:DescribeServices, ecs:DescribeTaskDefinition, "
     "ecs:TagResource, iam:PassRole (task and execution roles); with --image also "
-    "ecs:RegisterTaskDefinition, ecs:DeregisterTaskDefinition, ecs:ListTaskDefinitions.",
+    "ecs:RegisterTaskDefinition, ecs:DeregisterTaskDefinition, ecs:ListTaskDefinitions."
 )
+RUN_HELP = "Start a task from a service or a task definition, exec into it, stop it afterwards."
+RUN_EXAMPLES = """
+
+\b
+  ecs-exec run --cluster C --service-name web -- rails db:migrate
+  ecs-exec run --cluster C --service-name web -e DEBUG=1 --interactive
+  ecs-exec run --cluster C --task-definition job:7 --subnet subnet-1 --pipe 'sh -s' < job.sh
+  ecs-exec run --cluster C --cleanup --older-than 2h
+"""
+
+
 def run_cmd(
     ctx: typer.Context,
     cluster: ClusterOpt = None,
@@ -342,8 +351,8 @@ def run_cmd(
         str | None,
         typer.Option("--image", help="Run the container with this image (derived revision)."),
     ] = None,
-    cpu: Annotated[int | None, typer.Option("--cpu", help="Task CPU units.", min=1)] = None,
-    memory: Annotated[int | None, typer.Option("--memory", help="Task memory, MiB.", min=1)] = None,
+    cpu: Annotated[int | None, typer.Option("--cpu", help="Task CPU units.")] = None,
+    memory: Annotated[int | None, typer.Option("--memory", help="Task memory, MiB.")] = None,
     launch_type: Annotated[
         str | None, typer.Option("--launch-type", help="FARGATE or EC2.", show_default=False)
     ] = None,
@@ -364,13 +373,17 @@ def run_cmd(
     max_lifetime: Annotated[
         str,
         typer.Option(
-            "--max-lifetime", help=f"The keep-alive ends by itself after this ({DURATION_HELP})."
+            "--max-lifetime",
+            help=f"The keep-alive ends by itself after this (default 1h; {DURATION_HELP}).",
+            show_default=False,
         ),
     ] = "1h",
     wait_timeout: Annotated[
         str,
         typer.Option(
-            "--wait-timeout", help=f"Longest wait for the task to be ready ({DURATION_HELP})."
+            "--wait-timeout",
+            help=f"Longest wait for the task to be ready (default 10m; {DURATION_HELP}).",
+            show_default=False,
         ),
     ] = "10m",
     interactive: Annotated[
@@ -402,14 +415,7 @@ def run_cmd(
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Start a task from a service or a task definition, exec into it, stop it afterwards.
-
-    \b
-      ecs-exec run --cluster C --service-name web -- rails db:migrate
-      ecs-exec run --cluster C --service-name web -e DEBUG=1 --interactive
-      ecs-exec run --cluster C --task-definition job:7 --subnet subnet-1 --pipe 'sh -s' < job.sh
-      ecs-exec run --cluster C --cleanup --older-than 2h
-    """
+    """`ecs-exec run` (built by ``_run_command``; RUN_HELP and RUN_EXAMPLES are its help)."""
     from ecs_exec.cli.run_cmd import RunFlags, run_run_command
 
     invocation = _invocation(ctx)
@@ -497,6 +503,47 @@ def sandbox_cmd(
     )
 
 
+class _LazyCommand(click.Command):
+    """A command built on first use: `run` has some twenty options, and building them costs
+    every invocation ~5-10 ms although only `run` needs them. Parsing (``make_context``) and
+    the option list (``params``, read by the scope lock) come from the real command."""
+
+    def __init__(self, name: str, load: Callable[[], click.Command], *, help: str) -> None:
+        self._load: Callable[[], click.Command] | None = None  # click sets params first
+        super().__init__(name=name, help=help)
+        self._load = load
+        self._command: click.Command | None = None
+
+    def _real(self) -> click.Command:
+        if self._command is None:
+            assert self._load is not None
+            self._command = self._load()
+        return self._command
+
+    @property
+    def params(self) -> list[click.Parameter]:
+        return [] if self._load is None else self._real().params
+
+    @params.setter
+    def params(self, value: list[click.Parameter]) -> None:
+        pass  # click.Command.__init__ sets an empty list; the real command's are used
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        return self._real().make_context(info_name, args, parent=parent, **extra)
+
+
+def _run_command() -> click.Command:
+    run_app = typer.Typer(pretty_exceptions_enable=False, rich_markup_mode=None)
+    run_app.command("run", help=RUN_HELP + RUN_EXAMPLES, epilog=RUN_EPILOG)(run_cmd)
+    return typer.main.get_command(run_app)
+
+
 class _LazyGroup(click.Group):
     """A subcommand group built on first use: typer spends ~10 ms building `context`'s
     six commands, which an exec never needs."""
@@ -529,6 +576,7 @@ def _context_group() -> click.Group:
 def build_command() -> click.Command:
     command = typer.main.get_command(app)
     assert isinstance(command, click.Group)
+    command.add_command(_LazyCommand("run", _run_command, help=RUN_HELP))
     command.add_command(
         _LazyGroup(
             "context",

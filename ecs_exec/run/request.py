@@ -85,6 +85,9 @@ class RunRequest:
                 "run needs --service-name or --task-definition",
                 hint="e.g. ecs-exec run --cluster C --service-name web -- rails db:migrate",
             )
+        for flag, value in (("--cpu", self.cpu), ("--memory", self.memory)):
+            if value is not None and value <= 0:
+                raise UsageError(f"{flag} {value} is not a positive number")
         if self.launch_type is not None and self.launch_type not in LAUNCH_TYPES:
             raise UsageError(
                 f"--launch-type '{self.launch_type}' is not one of {', '.join(LAUNCH_TYPES)}"
