@@ -14,6 +14,9 @@ As in ECS (docs/run.md#the-task-lifecycle):
 - An image whose registry host ends in ``.invalid`` (a name that can never resolve, RFC 6761)
   cannot be pulled: the task stops after PENDING with stopCode TaskFailedToStart and
   ``CannotPullContainerError`` as the task's and the container's reason.
+- Images without a shell (``gcr.io/distroless/...`` other than ``:debug`` tags, ``scratch``)
+  cannot run a command that starts with ``sh``: the task stops after PENDING with
+  ``CannotStartContainerError`` (``exec: "sh": executable file not found in $PATH``).
 - ``faults["task"]`` (``{"agentStatus": "PENDING"|"STOPPED", "agentReason": "..."}``) makes
   the exec agents of the tasks RunTask starts from then on stay PENDING or stop, as an agent
   that cannot reach ssmmessages does.
@@ -62,6 +65,7 @@ class Launch:
     created: float
     delays: tuple[float, float, float]
     pull_error: str | None = None
+    start_error: str | None = None  #: the container cannot run its command
     instance: int | None = None  #: the EC2 container instance it was placed on
     agent_status: str = "RUNNING"  #: where the exec agents end up (``faults["task"]``)
     agent_reason: str | None = None
@@ -88,14 +92,15 @@ def _advance_task(task: Task, launch: Launch, now: float) -> None:
     if now < pulled:
         task.last_status = "PENDING"
         return
-    if launch.pull_error is not None:
+    failure = launch.pull_error or launch.start_error
+    if failure is not None:
         task.last_status = task.desired_status = "STOPPED"
         task.stopped_at = pulled
-        task.stopped_reason = launch.pull_error
+        task.stopped_reason = failure
         task.stop_code = "TaskFailedToStart"
         for container in task.containers:
             container.last_status = "STOPPED"
-            container.reason = launch.pull_error
+            container.reason = failure
             for managed in container.managed_agents:
                 managed.last_status = "STOPPED"
         launch.done = True
@@ -128,6 +133,19 @@ def pull_error(image: str) -> str | None:
         "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to "
         f'resolve ref {name}:{tag}: failed to do request: Head "https://{host}/v2/{path}/'
         f'manifests/{tag}": dial tcp: lookup {host.split(":", 1)[0]}: no such host'
+    )
+
+
+def start_error(image: str, argv: list[str]) -> str | None:
+    """The runtime's answer when ``argv`` needs a shell that ``image`` does not have."""
+    name = image.rsplit("@", 1)[0]
+    no_shell = name == "scratch" or ("/distroless/" in name and "debug" not in name)
+    if not no_shell or not argv or argv[0] not in ("sh", "/bin/sh"):
+        return None
+    return (
+        "CannotStartContainerError: Error response from daemon: failed to create shim task: "
+        "OCI runtime create failed: runc create failed: unable to start container process: "
+        f'exec: "{argv[0]}": executable file not found in $PATH: unknown'
     )
 
 
@@ -288,6 +306,23 @@ def run_task(body: Body, state: SandboxState, render: Render) -> Body:
     image_error = next(
         (e for e in (pull_error(d.image) for d in td.container_definitions) if e), None
     )
+    run_error = next(
+        (
+            e
+            for e in (
+                start_error(
+                    d.image,
+                    [
+                        *(d.entry_point or []),
+                        *(container_overrides.get(d.name, {}).get("command") or d.command or []),
+                    ],
+                )
+                for d in td.container_definitions
+            )
+            if e
+        ),
+        None,
+    )
     fault = state.fault_settings("task")
     now = time.time()
     rendered = []
@@ -300,6 +335,7 @@ def run_task(body: Body, state: SandboxState, render: Render) -> Body:
             created=now,
             delays=state.task_delays,
             pull_error=image_error,
+            start_error=run_error,
             instance=instance,
             agent_status=str(fault.get("agentStatus", "RUNNING")),
             agent_reason=fault.get("agentReason"),

@@ -121,7 +121,7 @@ def test_a_pipe_job_fed_by_stdin_with_an_env_file(sandbox, env, tmp_path):
             str(env_file),
             "-e",
             "JOB=override",
-            "--quiet",
+            "--debug",
             "--pipe",
             'echo "$JOB $SECRET"; wc -c',
         ],
@@ -129,7 +129,7 @@ def test_a_pipe_job_fed_by_stdin_with_an_env_file(sandbox, env, tmp_path):
         stdin=b"x" * 100_000,
     )
     assert (result.code, result.out.split()) == (0, ["override", "from-ci", "100000"]), result.err
-    assert result.err == ""  # --quiet
+    assert "from-ci" not in result.err and "override" not in result.err  # --debug too
     nothing_running(sandbox, before)
 
 
@@ -170,6 +170,11 @@ def test_image_registers_reuses_and_deregisters(sandbox, env):
             ["stopped while starting: CannotPullContainerError", "registry.example.invalid"],
         ),
         (
+            ["--image", "gcr.io/distroless/static-debian12"],
+            None,
+            ["stopped while starting: CannotStartContainerError", 'exec: "sh": executable'],
+        ),
+        (
             ["--launch-type", "EC2", "--memory", "8192"],
             None,
             ["ECS could not place the task: RESOURCE:MEMORY"],
@@ -199,6 +204,23 @@ def test_each_start_failure_is_one_line_255_and_nothing_left(sandbox, env, args,
     one_error(result, *needles)
     assert result.stdout == b""
     nothing_running(sandbox, before)
+    if "CannotStartContainerError" in needles[0]:
+        assert "hint: container worker could not run the keep-alive, which needs sh" in result.err
+
+
+def test_a_lost_connection_still_stops_the_task(sandbox, env):
+    sandbox.set_default_faults({"dropAfterMessages": 3, "refuseResume": True})
+    before = count(sandbox)
+    try:
+        result = run_in_process(
+            [*WORKER, "-q", "--", "sh", "-c", "while :; do echo tick; sleep 0.01; done"], env
+        )
+    finally:
+        sandbox.state.faults.clear()
+    line = one_error(result, "the session ended while disconnected")
+    (task,) = started_tasks(sandbox, before)
+    assert task.last_status == "STOPPED"
+    assert task.stopped_reason == "ecs-exec run: " + line.removeprefix("ecs-exec: error: ")
 
 
 def test_cleanup_failure_prints_the_command_that_finishes_it(sandbox, env):
