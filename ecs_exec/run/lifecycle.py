@@ -14,6 +14,7 @@ command that finishes it.
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -77,8 +78,9 @@ class _Signals:
             raise Interrupted(signum)
 
     def install(self) -> None:
-        for signum in SIGNALS:
-            signal.signal(signum, self.handler)
+        if threading.current_thread() is threading.main_thread():  # signal.signal's rule
+            for signum in SIGNALS:
+                signal.signal(signum, self.handler)
 
     @contextmanager
     def held(self) -> Iterator[None]:
@@ -101,8 +103,9 @@ def _signals_raise() -> Iterator[_Signals]:
     try:
         yield signals
     finally:
-        for signum, previous in saved.items():
-            signal.signal(signum, previous)
+        if threading.current_thread() is threading.main_thread():
+            for signum, previous in saved.items():
+                signal.signal(signum, previous)
 
 
 @dataclass
@@ -192,12 +195,12 @@ def run_in_new_task(
     api = EcsApi(clients.ecs, profile=clients.settings.profile)
     progress = Progress(console, quiet=request.quiet)
     with _signals_raise() as signals:
-        cluster = resolve_cluster(api, request.cluster)
-        cleanup = _Cleanup(launcher, cluster, console, request.quiet)
+        cleanup = _Cleanup(launcher, request.cluster or "", console, request.quiet)
         container: str | None = None
         started = False
         outcome: int | BaseException
         try:
+            cluster = cleanup.cluster = resolve_cluster(api, request.cluster)
             plan = plan_launch(launcher, request, cluster)
             container = plan.container
             with signals.held():  # a registered revision is known only from the answer
