@@ -69,6 +69,8 @@ class _Signals:
     deferred: bool = False
     holding: bool = False
     received: list[int] = field(default_factory=list)
+    #: Called on the first signal while deferred (to say that cleanup goes on).
+    on_deferred: Callable[[int], None] | None = None
 
     def handler(self, signum: int, frame: FrameType | None) -> None:
         self.received.append(signum)
@@ -76,6 +78,8 @@ class _Signals:
             return
         if not self.deferred or len(self.received) > 1:
             raise Interrupted(signum)
+        if self.on_deferred is not None:
+            self.on_deferred(signum)
 
     def install(self) -> None:
         if threading.current_thread() is threading.main_thread():  # signal.signal's rule
@@ -248,6 +252,10 @@ def run_in_new_task(
             outcome = exc
         signals.received.clear()
         signals.deferred = True
+        signals.on_deferred = lambda signum: console.write_err(
+            f"ecs-exec: {signal.Signals(signum).name}: cleaning up first "
+            "(send it again to abandon the cleanup)\n"
+        )
         signals.install()  # the session loop's asyncio handlers reset them on exit
         try:
             cleanup.run(keep=request.keep and started, container=container)
