@@ -31,7 +31,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ecs_exec.sandbox import kmsfake, tasks
+from ecs_exec.sandbox import kmsfake, tasks as lifecycle
 from ecs_exec.sandbox.apierror import ApiError, Body, Result, invalid
 from ecs_exec.sandbox.state import (
     Cluster,
@@ -95,7 +95,7 @@ def handle(target: str, body: Body, state: SandboxState) -> Result:
         if fault is not None:
             raise _fault_error(fault, _IAM_PREFIX[prefix], operation, body, state)
         with state.lock:
-            tasks.advance(state)  # starting tasks move on with time (sandbox.tasks)
+            lifecycle.advance(state)  # starting tasks move on with time (sandbox.tasks)
             return 200, handler(body, state)
     except ApiError as exc:
         return exc.response()
@@ -635,15 +635,17 @@ _HANDLERS: dict[str, dict[str, Callable[[Body, SandboxState], Body]]] = {
         "DescribeTasks": describe_tasks,
         "DescribeTaskDefinition": describe_task_definition,
         "ExecuteCommand": execute_command,
-        "RunTask": lambda body, state: tasks.run_task(body, state, _render_task),
-        "StopTask": lambda body, state: tasks.stop_task(body, state, _render_task),
-        "RegisterTaskDefinition": lambda body, state: tasks.register_task_definition(
+        "RunTask": lambda body, state: lifecycle.run_task(body, state, _render_task),
+        "StopTask": lambda body, state: lifecycle.stop_task(body, state, _render_task),
+        "RegisterTaskDefinition": lambda body, state: lifecycle.register_task_definition(
             body, state, _render_task_definition
         ),
-        "DeregisterTaskDefinition": lambda body, state: tasks.deregister_task_definition(
+        "DeregisterTaskDefinition": lambda body, state: lifecycle.deregister_task_definition(
             body, state, _render_task_definition
         ),
-        "ListTaskDefinitions": lambda body, state: tasks.list_task_definitions(body, state, _page),
+        "ListTaskDefinitions": lambda body, state: lifecycle.list_task_definitions(
+            body, state, _page
+        ),
     },
     SSM_PREFIX: {"ResumeSession": resume_session, "TerminateSession": terminate_session},
     KMS_PREFIX: {"GenerateDataKey": generate_data_key, "Decrypt": decrypt},
