@@ -22,17 +22,6 @@ from ecs_exec.errors import TaskStartError
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
 
-#: What DescribeTaskDefinition returns that RegisterTaskDefinition does not take.
-_READ_ONLY = (
-    "taskDefinitionArn",
-    "revision",
-    "status",
-    "requiresAttributes",
-    "compatibilities",
-    "registeredAt",
-    "registeredBy",
-    "deregisteredAt",
-)
 #: How many revisions of a derived family are looked at for one to reuse.
 REUSE_LOOKUP_LIMIT = 20
 
@@ -265,7 +254,10 @@ class TaskLauncher:
             )
             for c in data.get("containerDefinitions", [])
         )
-        register = {k: v for k, v in data.items() if k not in _READ_ONLY}
+        # What RegisterTaskDefinition takes, by its model: read-only fields (ARN, revision,
+        # status, registeredAt...) are left out, new ones are carried over.
+        accepted = self._register_members()
+        register = {k: v for k, v in data.items() if k in accepted}
         return TaskDefinitionSpec(
             arn=str(data.get("taskDefinitionArn", "")),
             family=str(data.get("family", "")),
@@ -275,6 +267,11 @@ class TaskLauncher:
             tags=_tags(response.get("tags")),
             register_input=register,
         )
+
+    def _register_members(self) -> set[str]:
+        model = self.client.meta.service_model.operation_model("RegisterTaskDefinition")
+        shape = model.input_shape
+        return set(shape.members) - {"tags"} if shape is not None else set()
 
     def find_tagged_revision(self, family: str, key: str, value: str) -> str | None:
         """The newest ACTIVE revision of ``family`` tagged ``key=value``, if any."""

@@ -185,7 +185,6 @@ def run_in_new_task(
     console: Console,
     *,
     warn: Warn,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Start a task, run the session in it, clean up; returns the remote exit status, or
     128+N after a stop signal.
@@ -225,7 +224,6 @@ def run_in_new_task(
                 container=plan.container,
                 timeout=request.wait_timeout,
                 progress=progress,
-                sleep=sleep,
             )
             cleanup.task = ready
             progress.done(f"ready, exec into container {plan.container}")
@@ -238,11 +236,15 @@ def run_in_new_task(
                 warn=warn,
             )
             cleanup.reason = f"ecs-exec run: the session ended (exit status {outcome})"
-        except Interrupted as exc:
+        except (Interrupted, KeyboardInterrupt) as exc:
+            # KeyboardInterrupt: a Ctrl-C in the instant between the session loop's signal
+            # handlers and these (asyncio restores Python's default SIGINT handler).
+            signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
             progress.close()
             when = "during the session" if started else "while the task was starting"
-            cleanup.reason = f"ecs-exec run: interrupted ({exc.name}) {when}"
-            outcome = 128 + exc.signum
+            name = signal.Signals(signum).name
+            cleanup.reason = f"ecs-exec run: interrupted ({name}) {when}"
+            outcome = 128 + signum
         except EcsExecError as exc:
             progress.close()
             cleanup.reason = f"ecs-exec run: {exc}"
