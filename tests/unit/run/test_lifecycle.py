@@ -104,3 +104,31 @@ def test_signals_raise_hold_or_defer():
     assert noted == [signal.SIGHUP]
     with pytest.raises(Interrupted):
         signals.handler(signal.SIGHUP, None)
+
+
+def test_cleanup_older_than_leaves_young_tasks():
+    from datetime import UTC, datetime, timedelta
+
+    from ecs_exec.run.orphans import CLEANUP_REASON, stop_orphans
+
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+
+    def task(task_id: str, age_hours: float, service: str) -> TaskState:
+        return TaskState(
+            arn=f"arn:aws:ecs:us-east-1:1:task/prod/{task_id}",
+            last_status="RUNNING",
+            desired_status="RUNNING",
+            containers=(),
+            created_at=now - timedelta(hours=age_hours),
+            tags={"ecs-exec:service": service},
+        )
+
+    class Found(Launcher):
+        def started_by(self, cluster: str, started_by: str) -> list[TaskState]:
+            assert started_by == "ecs-exec"
+            return [task("old", 3, "web"), task("young", 0.5, "web"), task("other", 5, "api")]
+
+    launcher = Found()
+    result = stop_orphans(launcher, "prod", older_than=7200, service="web", now=lambda: now)  # type: ignore[arg-type]
+    assert (result.stopped, result.skipped, result.failed) == (("old",), 1, ())
+    assert launcher.calls == [f"stop arn:aws:ecs:us-east-1:1:task/prod/old {CLEANUP_REASON}"]

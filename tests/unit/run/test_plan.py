@@ -203,3 +203,10 @@ def test_progress_live_plain_or_quiet(tty, quiet):
             "ecs-exec: task abc: pending (pulling the image, starting the containers)",
             "ecs-exec: task abc: ready (4s)",
         ]
+
+
+def test_an_unknown_container_lists_the_task_definitions():
+    with pytest.raises(UsageError) as exc:
+        plan(RunRequest(service="web", container="nope"), FakeLauncher(spec()))
+    assert str(exc.value) == "container 'nope' is not in task definition web:3"
+    assert exc.value.hint == "its containers: log-router, app"
