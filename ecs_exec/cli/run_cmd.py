@@ -117,14 +117,16 @@ def _cleanup(invocation: Invocation, settings: Settings, flags: RunFlags) -> int
         result = stop_orphans(launcher, cluster, older_than=older, service=settings.service)
     for task_id in result.stopped:
         console.write_out(f"stopped {task_id}\n")
-    for task_id, why in result.failed:
-        print_warning(
-            console,
-            EcsExecError(
-                f"could not stop task {task_id}: {why}",
-                hint=f"aws ecs stop-task --cluster {cluster} --task {task_id}",
-            ),
-        )
+    for revision in result.deregistered:
+        console.write_out(f"deregistered {revision}\n")
+    for what, why in result.failed:
+        if ":" in what:  # a task definition revision
+            message = f"could not deregister {what}: {why}"
+            hint = f"aws ecs deregister-task-definition --task-definition {what}"
+        else:
+            message = f"could not stop task {what}: {why}"
+            hint = f"aws ecs stop-task --cluster {cluster} --task {what}"
+        print_warning(console, EcsExecError(message, hint=hint))
     if not settings.quiet:
         younger = f"; {result.skipped} younger than --older-than left" if result.skipped else ""
         console.write_err(

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from ecs_exec.aws.runtask import TaskLauncher, TaskState
 from ecs_exec.errors import EcsExecError
-from ecs_exec.run.plan import STARTED_BY, TAG_EXPIRES, TAG_SERVICE, TAG_STARTED_BY
+from ecs_exec.run.plan import DERIVED_SUFFIX, STARTED_BY, TAG_EXPIRES, TAG_SERVICE, TAG_STARTED_BY
 
 CLEANUP_REASON = "ecs-exec run --cleanup: stopping a task ecs-exec left running"
 
@@ -63,8 +63,9 @@ def find_orphans(launcher: TaskLauncher, cluster: str, service: str | None = Non
 @dataclass(frozen=True)
 class CleanupResult:
     stopped: tuple[str, ...]
-    failed: tuple[tuple[str, str], ...]  #: (task id, why)
+    failed: tuple[tuple[str, str], ...]  #: (task id or task definition, why)
     skipped: int  #: younger than --older-than
+    deregistered: tuple[str, ...] = ()  #: derived revisions (``family:revision``)
 
 
 def stop_orphans(
@@ -75,20 +76,39 @@ def stop_orphans(
     service: str | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> CleanupResult:
-    """StopTask each orphan created more than ``older_than`` seconds ago (all when None)."""
+    """StopTask each orphan created more than ``older_than`` seconds ago (all when None),
+    then deregister the derived revisions (``--keep --image``) the stopped tasks ran and
+    no remaining orphan runs."""
     stopped: list[str] = []
     failed: list[tuple[str, str]] = []
     skipped = 0
+    done_with: set[str] = set()
+    still_used: set[str] = set()
     limit = None if older_than is None else now() - timedelta(seconds=older_than)
     for orphan in find_orphans(launcher, cluster, service):
         created = orphan.task.created_at
+        revision = orphan.task.task_definition_arn
         if limit is not None and created is not None and created > limit:
             skipped += 1
+            still_used.add(revision)
             continue
         try:
             launcher.stop(cluster, orphan.task.arn, CLEANUP_REASON)
         except EcsExecError as exc:
             failed.append((orphan.task.id, str(exc)))
+            still_used.add(revision)
         else:
             stopped.append(orphan.task.id)
-    return CleanupResult(tuple(stopped), tuple(failed), skipped)
+            done_with.add(revision)
+    deregistered: list[str] = []
+    for arn in sorted(done_with - still_used):
+        name = arn.rsplit("/", 1)[-1]
+        if not name.rsplit(":", 1)[0].endswith(DERIVED_SUFFIX):
+            continue  # the service's own task definition: not ecs-exec's to remove
+        try:
+            launcher.deregister(arn)
+        except EcsExecError as exc:
+            failed.append((name, str(exc)))
+        else:
+            deregistered.append(name)
+    return CleanupResult(tuple(stopped), tuple(failed), skipped, tuple(deregistered))

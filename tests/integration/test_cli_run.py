@@ -158,7 +158,9 @@ def test_image_registers_reuses_and_deregisters(sandbox, env):
     (deregistered,) = sandbox.requests.bodies("DeregisterTaskDefinition")
     assert deregistered["taskDefinition"].endswith(":task-definition/worker-ecs-exec:2")
     assert sandbox.requests.counts()["RegisterTaskDefinition"] == 1
-    stop_all(sandbox)
+    cleaned = run_in_process(["run", "--cluster", "demo", "--cleanup", "-q"], env)
+    kept_id = kept.err.split("task ", 1)[1].split()[0]
+    assert cleaned.out == f"stopped {kept_id}\nderegistered worker-ecs-exec:1\n", cleaned.err
 
 
 @pytest.mark.parametrize(

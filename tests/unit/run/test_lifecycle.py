@@ -113,7 +113,7 @@ def test_cleanup_older_than_leaves_young_tasks():
 
     now = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
-    def task(task_id: str, age_hours: float, service: str) -> TaskState:
+    def task(task_id: str, age_hours: float, service: str, revision: str) -> TaskState:
         return TaskState(
             arn=f"arn:aws:ecs:us-east-1:1:task/prod/{task_id}",
             last_status="RUNNING",
@@ -121,14 +121,26 @@ def test_cleanup_older_than_leaves_young_tasks():
             containers=(),
             created_at=now - timedelta(hours=age_hours),
             tags={"ecs-exec:service": service},
+            task_definition_arn=f"arn:aws:ecs:us-east-1:1:task-definition/{revision}",
         )
 
     class Found(Launcher):
         def started_by(self, cluster: str, started_by: str) -> list[TaskState]:
             assert started_by == "ecs-exec"
-            return [task("old", 3, "web"), task("young", 0.5, "web"), task("other", 5, "api")]
+            return [
+                task("old", 3, "web", "web-ecs-exec:2"),
+                task("plain", 4, "web", "web:5"),
+                task("young", 0.5, "web", "web-ecs-exec:3"),
+                task("other", 5, "api", "api-ecs-exec:1"),
+            ]
 
     launcher = Found()
     result = stop_orphans(launcher, "prod", older_than=7200, service="web", now=lambda: now)  # type: ignore[arg-type]
-    assert (result.stopped, result.skipped, result.failed) == (("old",), 1, ())
-    assert launcher.calls == [f"stop arn:aws:ecs:us-east-1:1:task/prod/old {CLEANUP_REASON}"]
+    assert (result.stopped, result.skipped, result.failed) == (("plain", "old"), 1, ())
+    # The derived revision the stopped task ran goes too; the service's own does not.
+    assert result.deregistered == ("web-ecs-exec:2",)
+    assert launcher.calls == [
+        f"stop arn:aws:ecs:us-east-1:1:task/prod/plain {CLEANUP_REASON}",
+        f"stop arn:aws:ecs:us-east-1:1:task/prod/old {CLEANUP_REASON}",
+        "deregister arn:aws:ecs:us-east-1:1:task-definition/web-ecs-exec:2",
+    ]
