@@ -168,10 +168,10 @@ class _Cleanup:
         assert self.task is not None
         task_id = self.task.id
         expires = self.task.tags.get(TAG_EXPIRES)
-        where = f" until {expires} (--max-lifetime)" if expires else ""
+        where = f" until {expires}, when its keep-alive ends" if expires else ""
         target = f" --container {container}" if container else ""
         self.console.write_err(
-            f"ecs-exec: task {task_id} keeps running{where} (--keep)\n"
+            f"ecs-exec: task {task_id} keeps running (--keep){where}\n"
             f"ecs-exec: exec into it: ecs-exec --cluster {self.cluster} --task {task_id}"
             f"{target} --interactive\n"
             f"ecs-exec: stop it: aws ecs stop-task --cluster {self.cluster} --task {task_id}\n"

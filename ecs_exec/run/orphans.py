@@ -15,6 +15,7 @@ from ecs_exec.aws.runtask import TaskLauncher, TaskState
 from ecs_exec.errors import EcsExecError
 from ecs_exec.run.plan import DERIVED_SUFFIX, STARTED_BY, TAG_EXPIRES, TAG_SERVICE, TAG_STARTED_BY
 
+_ISO = "%Y-%m-%dT%H:%M:%SZ"
 CLEANUP_REASON = "ecs-exec run --cleanup: stopping a task ecs-exec left running"
 
 
@@ -45,7 +46,7 @@ class Orphan:
             "taskDefinition": self.task.task_definition_arn.rsplit("/", 1)[-1],
             "service": self.service,
             "startedBy": self.started_by,
-            "createdAt": created.isoformat() if created else None,
+            "createdAt": created.astimezone(UTC).strftime(_ISO) if created else None,
             "expiresAt": self.expires_at,
         }
 

@@ -84,7 +84,7 @@ def test_keep_leaves_everything_and_says_how_to_get_back():
     launcher, err = Launcher(), Err()
     cleanup(launcher, err).run(keep=True, container="app")
     assert launcher.calls == []
-    assert "task abc keeps running until 2026-01-01T01:00:00Z" in err.text
+    assert "task abc keeps running (--keep) until 2026-01-01T01:00:00Z" in err.text
     assert "ecs-exec --cluster prod --task abc --container app --interactive" in err.text
 
 
