@@ -9,9 +9,9 @@ exits at once instead of waiting out the stop timeout, as PID 1 ignores signals 
 handler for). It needs ``sh`` and ``sleep`` in the image: BusyBox has both, and so do
 Alpine, Debian and distroless ``:debug`` images (docs/run.md#keep-alive).
 
-The script is given as the container's command, behind an entry point that runs its
-arguments: ``entryPoint`` cannot be overridden by RunTask, so a task definition that sets
-one gets a derived revision (``ENTRY_POINT``) instead.
+The script goes in RunTask's ``command`` override. RunTask cannot override ``entryPoint``,
+which would receive the command as arguments: when the task definition sets one, `run`
+registers a derived revision whose entry point (``ENTRY_POINT``) runs its arguments.
 """
 
 from __future__ import annotations
