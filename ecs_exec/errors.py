@@ -31,6 +31,7 @@
     │   ├── RemoteSetupError          the container lacks what the remote framing needs
     │   ├── SessionNotTerminatedError TerminateSession failed (a warning, never raised)
     │   └── InvalidStateError         misuse of a channel in the wrong state
+    ├── TaskStartError              `run`: the task it started could not start (.task_id)
     ├── PluginError                 the session-manager-plugin binary is missing or failed
     ├── TerminalError               a terminal was required and none is there
     └── LocalStreamError            local stdout/stdin unusable (closed, disk full)
@@ -278,6 +279,20 @@ class InvalidStateError(EcsExecError, AssertionError):
     """A channel or session was used in a state that does not allow it."""
 
 
+class TaskStartError(EcsExecError):
+    """`ecs-exec run` could not start its task: ECS could not place it, it stopped while
+    starting, its exec agent never ran, or the wait timed out. The message carries AWS's
+    own reason.
+
+    Args:
+        task_id: the task that was started, or None when ECS started none.
+    """
+
+    def __init__(self, message: str, *, task_id: str | None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.task_id = task_id
+
+
 class PluginError(EcsExecError):
     """The session-manager-plugin binary is missing, or failed to run the session."""
 
@@ -319,6 +334,7 @@ __all__ = [
     "StreamTokenRejectedError",
     "TargetNotConnectedError",
     "TargetNotFoundError",
+    "TaskStartError",
     "TaskStoppedError",
     "TerminalError",
     "ThrottledError",

@@ -37,6 +37,12 @@ ECS_OPERATIONS = (
     "DescribeTaskDefinition",
     "ExecuteCommand",
     "DescribeContainerInstances",
+    # `ecs-exec run`
+    "RunTask",
+    "StopTask",
+    "RegisterTaskDefinition",
+    "DeregisterTaskDefinition",
+    "ListTaskDefinitions",
 )
 
 

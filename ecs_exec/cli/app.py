@@ -277,7 +277,12 @@ def root(
     if ctx.invoked_subcommand is not None:
         if fanout.fanout:
             raise UsageError(f"--all and --tasks go with exec, not with `{ctx.invoked_subcommand}`")
-        if interactive or pipe is not None or invocation.remote_argv is not None:
+        takes_command = ctx.invoked_subcommand == "run"  # `ecs-exec run ... -- CMD`
+        if (
+            interactive
+            or pipe is not None
+            or (invocation.remote_argv is not None and not takes_command)
+        ):
             raise UsageError(
                 f"--interactive, --pipe and a remote command go with exec, "
                 f"not with `{ctx.invoked_subcommand}`"
@@ -325,6 +330,12 @@ def ls(
             "--output", "-o", help="table (default), or json (stable).", show_default=False
         ),
     ] = OutputFormat.table,
+    orphans: Annotated[
+        bool,
+        typer.Option(
+            "--orphans", help="Tasks ecs-exec run started that still run (needs --cluster)."
+        ),
+    ] = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     endpoint_url: EndpointOpt = None,
@@ -350,6 +361,11 @@ def ls(
         debug=debug,
     )
     settings = build_settings(flags, invocation.console.environ, invocation.context)
+    if orphans:
+        from ecs_exec.cli.run_cmd import run_ls_orphans
+
+        invocation.exit_status = run_ls_orphans(invocation, settings, output=output.value)
+        return
     invocation.exit_status = run_ls(invocation, settings, output=output.value)
 
 
@@ -469,6 +485,47 @@ def sandbox_cmd(
     )
 
 
+class _LazyCommand(click.Command):
+    """A command built on first use: `run` has some twenty options, and building them costs
+    every invocation ~5-10 ms although only `run` needs them. Parsing (``make_context``) and
+    the option list (``params``, read by the scope lock) come from the real command."""
+
+    def __init__(self, name: str, load: Callable[[], click.Command], *, help: str) -> None:
+        self._load: Callable[[], click.Command] | None = None  # click sets params first
+        super().__init__(name=name, help=help)
+        self._load = load
+        self._command: click.Command | None = None
+
+    def _real(self) -> click.Command:
+        if self._command is None:
+            assert self._load is not None
+            self._command = self._load()
+        return self._command
+
+    @property
+    def params(self) -> list[click.Parameter]:
+        return [] if self._load is None else self._real().params
+
+    @params.setter
+    def params(self, value: list[click.Parameter]) -> None:
+        pass  # click.Command.__init__ sets an empty list; the real command's are used
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        return self._real().make_context(info_name, args, parent=parent, **extra)
+
+
+def _run_command() -> click.Command:
+    from ecs_exec.cli.run_app import run_command
+
+    return run_command()
+
+
 class _LazyGroup(click.Group):
     """A subcommand group built on first use: typer spends ~10 ms building `context`'s
     six commands, which an exec never needs."""
@@ -501,6 +558,14 @@ def _context_group() -> click.Group:
 def build_command() -> click.Command:
     command = typer.main.get_command(app)
     assert isinstance(command, click.Group)
+    command.add_command(
+        _LazyCommand(
+            "run",
+            _run_command,
+            help="Start a task from a service or a task definition, exec into it, stop it "
+            "afterwards.",
+        )
+    )
     command.add_command(
         _LazyGroup(
             "context",

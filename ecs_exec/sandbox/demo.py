@@ -27,6 +27,11 @@ cluster ``staging``
 clusters ``broken``, ``broken-kms``, ``broken-logs``
     one task per failure ``ecs-exec doctor`` finds, and what the clusters above need to pass
     its checks: see :mod:`ecs_exec.sandbox.demo_broken`.
+
+Every service has an awsvpc network configuration (private subnets ``DEMO_SUBNETS``, security
+group ``DEMO_SECURITY_GROUP``, no public IP), so ``ecs-exec run --service-name`` works out of
+the box; ``demo`` also has one EC2 container instance (2 vCPU, 3840 MiB) for
+``--launch-type EC2``.
 """
 
 from __future__ import annotations
@@ -62,6 +67,17 @@ ALL_TASK_IDS = (
     STAGING_WEB_EXEC_DISABLED,
 )
 
+DEMO_VPC = "vpc-0de000000000000a1"
+DEMO_SUBNETS = ("subnet-0de00000000000a01", "subnet-0de00000000000b02")
+DEMO_SECURITY_GROUP = "sg-0de0000000000c001"
+_NETWORK = {
+    "awsvpcConfiguration": {
+        "subnets": list(DEMO_SUBNETS),
+        "securityGroups": [DEMO_SECURITY_GROUP],
+        "assignPublicIp": "DISABLED",
+    }
+}
+
 _STARTED = 1714564800.0  # 2024-05-01T12:00:00Z
 
 _LOG_ROUTER: dict[str, Any] = {
@@ -89,11 +105,16 @@ DEMO_STATE: dict[str, Any] = {
     "accountId": DEFAULT_ACCOUNT,
     "region": DEFAULT_REGION,
     "clusters": [
-        {"clusterName": "demo"},
+        {"clusterName": "demo", "containerInstances": [{"cpu": 2048, "memory": 3840}]},
         {"clusterName": "secure", "executeCommandConfiguration": {"kmsKeyId": SECURE_KMS_KEY_ARN}},
         {"clusterName": "staging"},
     ],
     "kmsKeys": [SECURE_KMS_KEY_ARN],
+    "subnets": [
+        {"subnetId": subnet, "vpcId": DEMO_VPC, "availabilityZone": f"{DEFAULT_REGION}{zone}"}
+        for subnet, zone in zip(DEMO_SUBNETS, "ab", strict=True)
+    ],
+    "securityGroups": [{"groupId": DEMO_SECURITY_GROUP, "vpcId": DEMO_VPC}],
     "taskDefinitions": [
         {
             "family": "web",
@@ -150,14 +171,31 @@ DEMO_STATE: dict[str, Any] = {
         },
     ],
     "services": [
-        {"serviceName": "web", "cluster": "demo", "taskDefinition": "web:3", "desiredCount": 4},
-        {"serviceName": "worker", "cluster": "demo", "taskDefinition": "worker:1"},
-        {"serviceName": "api", "cluster": "secure", "taskDefinition": "api:2"},
+        {
+            "serviceName": "web",
+            "cluster": "demo",
+            "taskDefinition": "web:3",
+            "desiredCount": 4,
+            "networkConfiguration": _NETWORK,
+        },
+        {
+            "serviceName": "worker",
+            "cluster": "demo",
+            "taskDefinition": "worker:1",
+            "networkConfiguration": _NETWORK,
+        },
+        {
+            "serviceName": "api",
+            "cluster": "secure",
+            "taskDefinition": "api:2",
+            "networkConfiguration": _NETWORK,
+        },
         {
             "serviceName": "web",
             "cluster": "staging",
             "taskDefinition": "web-staging:1",
             "enableExecuteCommand": False,
+            "networkConfiguration": _NETWORK,
         },
     ],
     "tasks": [

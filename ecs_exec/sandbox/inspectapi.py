@@ -24,7 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ecs_exec.sandbox import api, kmsfake
-from ecs_exec.sandbox.api import FAULT_DEFAULTS, ApiError, Body, Result
+from ecs_exec.sandbox.api import FAULT_DEFAULTS
+from ecs_exec.sandbox.apierror import ApiError, Body, Result
 from ecs_exec.sandbox.principals import denial_message
 from ecs_exec.sandbox.state import SandboxState
 from ecs_exec.sandbox.world import KmsKey, TaskNetwork, derived_id

@@ -331,6 +331,10 @@ def running_sandbox(
     if state is None:
         state = load_state(state_file) if state_file is not None else demo_state()
     options = agent_options or AgentOptions(fast=fast)
+    if options.fast:
+        from ecs_exec.sandbox.tasks import FAST_TASK_DELAYS
+
+        state.task_delays = FAST_TASK_DELAYS
     scratch = tempfile.mkdtemp(prefix="ecs-exec-sandbox-")
     busybox = BusyboxPath(root=scratch)
     home = Path(scratch, "home")

@@ -85,6 +85,10 @@ class TaskDefinition:
     memory: str = "512"
     network_mode: str = "awsvpc"
     requires_compatibilities: list[str] = field(default_factory=lambda: ["FARGATE"])
+    status: str = "ACTIVE"  #: INACTIVE once deregistered (sandbox.tasks)
+    tags: list[dict[str, str]] = field(default_factory=list)
+    #: RegisterTaskDefinition's request as sent (its fields the dataclass does not model).
+    registered: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -93,6 +97,8 @@ class Cluster:
     arn: str = ""
     status: str = "ACTIVE"
     kms_key_id: str | None = None
+    #: EC2 capacity, ``[{"cpu": 2048, "memory": 3840}]`` per instance (sandbox.tasks).
+    container_instances: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -106,6 +112,7 @@ class Service:
     launch_type: str = "FARGATE"
     status: str = "ACTIVE"
     created_at: float = 1714560000.0
+    network_configuration: dict[str, Any] | None = None  #: as ECS renders it
 
 
 @dataclass
@@ -125,6 +132,8 @@ class Container:
     environment: dict[str, str] = field(default_factory=dict)
     working_directory: str | None = None
     sandbox: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+    exit_code: int | None = None
 
     @property
     def agent(self) -> ManagedAgent | None:
@@ -153,6 +162,9 @@ class Task:
     stopped_at: float | None = None
     stopped_reason: str | None = None
     stop_code: str | None = None
+    tags: list[dict[str, str]] = field(default_factory=list)
+    #: The start-up timeline of a task RunTask started (``sandbox.tasks.Launch``).
+    launch: Any = None
 
     @property
     def task_id(self) -> str:
@@ -364,6 +376,13 @@ class SandboxState:
     #: token buckets of rate-limited API faults (``ratelimit``), by operation
     rate_buckets: dict[str, list[float]] = field(default_factory=dict, repr=False)
     world: World = field(default_factory=World)  # IAM, VPC, logs...: see sandbox/world.py
+    #: EC2 resources RunTask checks, by id: ``{"vpcId": ...}`` (state file: subnets,
+    #: securityGroups, with subnetId / groupId).
+    subnets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    security_groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Seconds a RunTask task spends PROVISIONING, PENDING, and RUNNING before its exec
+    #: agent runs (``running_sandbox(fast=True)`` shortens them).
+    task_delays: tuple[float, float, float] = (2.0, 3.0, 2.0)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- ARNs -----------------------------------------------------------------------------
@@ -402,6 +421,7 @@ class SandboxState:
         matches = [td for td in self.task_definitions.values() if td.family == family]
         if revision:
             return next((td for td in matches if str(td.revision) == revision), None)
+        matches = [td for td in matches if td.status == "ACTIVE"]  # as ECS: latest ACTIVE
         return max(matches, key=lambda td: td.revision, default=None)
 
     def fault_settings(self, kind: str) -> dict[str, Any]:
@@ -504,7 +524,10 @@ def _load(data: Mapping[str, Any]) -> SandboxState:
             arn=state.arn("ecs", f"cluster/{name}"),
             status=str(item.get("status", "ACTIVE")),
             kms_key_id=config.get("kmsKeyId"),
+            container_instances=list(item.get("containerInstances", [])),
         )
+    state.subnets = {str(s["subnetId"]): dict(s) for s in data.get("subnets", [])}
+    state.security_groups = {str(g["groupId"]): dict(g) for g in data.get("securityGroups", [])}
     for item in data.get("taskDefinitions", []):
         family, revision = str(item["family"]), int(item.get("revision", 1))
         td = TaskDefinition(
@@ -567,6 +590,7 @@ def _service(state: SandboxState, item: Mapping[str, Any]) -> Service:
         launch_type=str(item.get("launchType", "FARGATE")),
         status=str(item.get("status", "ACTIVE")),
         created_at=float(item.get("createdAt", 1714560000.0)),
+        network_configuration=item.get("networkConfiguration"),
     )
 
 
@@ -678,9 +702,12 @@ def _dump(state: SandboxState) -> dict[str, Any]:
                 "clusterName": c.name,
                 "status": c.status,
                 "executeCommandConfiguration": ({"kmsKeyId": c.kms_key_id} if c.kms_key_id else {}),
+                "containerInstances": c.container_instances,
             }
             for c in state.clusters.values()
         ],
+        "subnets": list(state.subnets.values()),
+        "securityGroups": list(state.security_groups.values()),
         "taskDefinitions": [
             {
                 "family": td.family,
@@ -703,6 +730,7 @@ def _dump(state: SandboxState) -> dict[str, Any]:
                 "launchType": s.launch_type,
                 "status": s.status,
                 "createdAt": s.created_at,
+                "networkConfiguration": s.network_configuration,
             }
             for s in state.services
         ],
