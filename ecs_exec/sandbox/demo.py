@@ -28,10 +28,12 @@ clusters ``broken``, ``broken-kms``, ``broken-logs``
     one task per failure ``ecs-exec doctor`` finds, and what the clusters above need to pass
     its checks: see :mod:`ecs_exec.sandbox.demo_broken`.
 
-Every service has an awsvpc network configuration (private subnets ``DEMO_SUBNETS``, security
-group ``DEMO_SECURITY_GROUP``, no public IP), so ``ecs-exec run --service-name`` works out of
-the box; ``demo`` also has one EC2 container instance (2 vCPU, 3840 MiB) for
-``--launch-type EC2``.
+Every service has an awsvpc network configuration, so ``ecs-exec run --service-name`` works
+out of the box: ``demo``'s services use the private subnets ``DEMO_SUBNETS`` (behind a NAT
+gateway) and security group ``DEMO_SECURITY_GROUP``, no public IP; ``secure`` and ``staging``
+get theirs from :mod:`ecs_exec.sandbox.demo_broken` (an ssmmessages VPC endpoint for
+``secure``, a public subnet for ``staging``). ``demo`` also has one EC2 container instance
+(2 vCPU, 3840 MiB) for ``--launch-type EC2``.
 """
 
 from __future__ import annotations
@@ -188,14 +190,12 @@ DEMO_STATE: dict[str, Any] = {
             "serviceName": "api",
             "cluster": "secure",
             "taskDefinition": "api:2",
-            "networkConfiguration": _NETWORK,
         },
         {
             "serviceName": "web",
             "cluster": "staging",
             "taskDefinition": "web-staging:1",
             "enableExecuteCommand": False,
-            "networkConfiguration": _NETWORK,
         },
     ],
     "tasks": [

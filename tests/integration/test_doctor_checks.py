@@ -220,7 +220,7 @@ def test_instance_profile_fallback_and_ec2_agent(world):
                 "permissions.kms": "skipped",
                 "task-role.kms": "skipped",
             },
-            "internet-gateway",
+            "nat-gateway",
         ),
         ("secure", {}, "vpc-endpoint"),
     ],
@@ -264,6 +264,10 @@ def test_target_problems(world, target, check, needle):
         assert "no task was found" in d["service.exec-enabled"]["reason"]
 
 
+#: demo's public subnet (a route to the internet gateway), with demo's task security group.
+PUBLIC_SUBNET = {"subnetId": "subnet-demo-public", "securityGroups": ["sg-demo-tasks"]}
+
+
 def edited(edit: Any) -> SandboxState:
     data = copy.deepcopy(demo.demo_state_dict())
     edit(data)
@@ -275,12 +279,12 @@ def find(items: list[dict[str, Any]], **match: Any) -> dict[str, Any]:
 
 
 def test_demo_world_edited_task_role_network_and_logging(world):
-    """web:3 without a task role, a web task without public IP, demo's exec logging OVERRIDE
-    with nowhere to log."""
+    """web:3 without a task role, a web task in a public subnet without a public IP, demo's
+    exec logging OVERRIDE with nowhere to log."""
 
     def edit(data):
         find(data["taskDefinitions"], family="web", revision=3).pop("taskRoleArn")
-        find(data["tasks"], taskId=demo.WEB_READY_1)["network"].pop("publicIp")
+        find(data["tasks"], taskId=demo.WEB_READY_1)["network"] = PUBLIC_SUBNET
         find(data["clusters"], clusterName="demo")["executeCommandConfiguration"].update(
             logging="OVERRIDE", logConfiguration={}
         )
@@ -295,6 +299,16 @@ def test_demo_world_edited_task_role_network_and_logging(world):
     assert "--service web" in d["network.path"]["fix"]
     assert d.status("cluster.logging") == "failed"
     assert "aws ecs update-cluster --cluster demo" in d["cluster.logging"]["fix"]
+
+
+def test_a_public_subnet_with_a_public_ip_goes_through_the_internet_gateway(world):
+    def edit(data):
+        network = {**PUBLIC_SUBNET, "publicIp": "203.0.113.7"}
+        find(data["tasks"], taskId=demo.WEB_READY_1)["network"] = network
+
+    d = world.run(state=edited(edit), cluster="demo", task=demo.WEB_READY_1)
+    assert d.status("network.path") == "ok"
+    assert d["network.path"]["details"]["path"] == "internet-gateway"
 
 
 def test_demo_world_edited_logging_permissions_and_encryption(world):
