@@ -23,7 +23,13 @@ from botocore.exceptions import ClientError
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from ecs_exec.sandbox import demo_broken as broken
-from ecs_exec.sandbox.demo import SECURE_KMS_KEY_ARN, WEB_READY_1, demo_state, demo_state_dict
+from ecs_exec.sandbox.demo import (
+    SECURE_KMS_KEY_ARN,
+    STAGING_WEB_EXEC_DISABLED,
+    WEB_READY_1,
+    demo_state,
+    demo_state_dict,
+)
 from ecs_exec.sandbox.http import SandboxHttpServer
 from ecs_exec.sandbox.state import SandboxState
 from tests.integration.test_sandbox_api import RawCapture
@@ -490,7 +496,9 @@ def test_task_interfaces_and_instances(
     server: SandboxHttpServer, xml: XmlCapture, raw: RawCapture
 ) -> None:
     ecs = _client("ecs", server.url, raw)
-    (task,) = ecs.describe_tasks(cluster="demo", tasks=[WEB_READY_1])["tasks"]
+    # staging's tasks sit in demo's public subnet with public IPs (demo's own services bring
+    # private subnets behind NAT).
+    (task,) = ecs.describe_tasks(cluster="staging", tasks=[STAGING_WEB_EXEC_DISABLED])["tasks"]
     raw.check("ecs", "DescribeTasks")
     details = {d["name"]: d["value"] for d in task["attachments"][0]["details"]}
     assert details["subnetId"] == "subnet-demo-public"
@@ -811,5 +819,3 @@ def test_run_task_gives_the_task_its_network() -> None:
             NetworkInterfaceIds=[details["networkInterfaceId"]]
         )["NetworkInterfaces"]
         assert eni["Association"]["PublicIp"].startswith("203.0.113.")
-        (plain,) = ecs.run_task(cluster="demo", taskDefinition="worker:1")["tasks"]
-        assert plain["attachments"] == []
