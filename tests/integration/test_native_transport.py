@@ -20,7 +20,9 @@ from ecs_exec.sandbox.server import Sandbox, running_sandbox
 from ecs_exec.transports import native
 from ecs_exec.transports.native import NativeStream
 
-SIZE = 20 * 1024 * 1024
+# Large enough for hundreds of data messages and dozens of drops; 20 MB ran the same paths
+# for four times as long.
+SIZE = 6 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +79,7 @@ FAULTS = {
 
 
 @pytest.mark.parametrize("faults", list(FAULTS.values()), ids=list(FAULTS))
-def test_twenty_megabytes_exact_under_faults(sandbox, blob, monkeypatch, faults):
+def test_megabytes_exact_under_faults(sandbox, blob, monkeypatch, faults):
     clients = clients_for(sandbox, monkeypatch)
     sandbox.set_default_faults(faults)
     try:
@@ -109,7 +111,7 @@ def faithful() -> Iterator[Sandbox]:
 
 
 @pytest.mark.timeout(180)
-def test_twenty_megabytes_exact_with_a_drop_every_200_messages(faithful, blob, monkeypatch):
+def test_megabytes_exact_with_a_drop_every_200_messages(faithful, blob, monkeypatch):
     """With the agent's real pacing: a drop loses the frames in flight, and the agent resends
     only its oldest unacknowledged message every 100 ms, as the real agent does. Every drop is
     followed by ResumeSession and a new socket; sequence state carries over."""
@@ -133,7 +135,7 @@ def test_twenty_megabytes_exact_with_a_drop_every_200_messages(faithful, blob, m
         got, reconnects = asyncio.run(run())
     finally:
         faithful.set_default_faults({})
-    assert reconnects >= 50
+    assert reconnects >= 15
     assert len(got) == SIZE
     assert hashlib.sha256(got).hexdigest() == hashlib.sha256(blob.read_bytes()).hexdigest()
 
@@ -227,7 +229,7 @@ def test_a_slow_consumer_stops_the_reads_instead_of_queueing(sandbox, blob, monk
         await stream.start()
         try:
             # A consumer that is away until the buffer is full, and then some more: an
-            # unbounded queue would keep growing all that time (the fast agent sends 20 MB).
+            # unbounded queue would keep growing all that time (the fast agent sends 6 MB).
             for _ in range(3000):
                 if stream.output_peak > high_water:
                     break
