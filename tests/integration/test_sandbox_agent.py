@@ -92,7 +92,10 @@ class MiniClient:
         self.drops = 0
 
     async def connect(self, token: str | None = None) -> None:
-        self.ws = await connect(self.session["streamUrl"], max_size=None, compression=None)
+        # A dead agent (StopTask) never answers a close frame: don't wait websockets' 10 s.
+        self.ws = await connect(
+            self.session["streamUrl"], max_size=None, compression=None, close_timeout=0.5
+        )
         await self.ws.send(self.channel.opening_frame(token=token))
         self.connected_at = time.monotonic()
         self.connections += 1
@@ -155,6 +158,8 @@ class MiniClient:
             assert left > 0, f"timed out; output so far: {bytes(self.output)[-200:]!r}"
             timer = self.channel.get_timer()
             wait = left if timer is None else max(0.0, min(left, timer - time.time()))
+            if until is not None:
+                wait = min(wait, 0.05)  # ``until`` may turn true with nothing received
             try:
                 frame = await asyncio.wait_for(self.ws.recv(), wait)
             except TimeoutError:
