@@ -71,8 +71,7 @@ def _parse_arn(text: str) -> RemotePath:
     if len(fields) <= _ARN_FIELDS or not fields[5].startswith("task/"):
         raise UsageError(
             f"'{text}' is not TASK_ARN:PATH",
-            hint="write arn:aws:ecs:REGION:ACCOUNT:task/CLUSTER/ID:PATH "
-            "(or the task id: ID:PATH)",
+            hint="write arn:aws:ecs:REGION:ACCOUNT:task/CLUSTER/ID:PATH (or the task id: ID:PATH)",
         )
     resource, path = fields[5], fields[6]
     parts = resource.split("/")

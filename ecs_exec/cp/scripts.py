@@ -284,8 +284,8 @@ def parse_report(stderr: bytes) -> Report:
             if text and len(report.tool_lines) < MAX_TOOL_LINES:
                 report.tool_lines.append(text)
             continue
-        letter, _, rest = raw[len(REPORT_PREFIX) :].decode("utf-8", "surrogateescape").partition(
-            " "
+        letter, _, rest = (
+            raw[len(REPORT_PREFIX) :].decode("utf-8", "surrogateescape").partition(" ")
         )
         if letter == "E" and report.error is None:
             kind, _, detail = rest.partition(" ")
