@@ -57,8 +57,8 @@ DOWNLOAD_SCRIPT = (
     _COMMON
     + r"""m=$1 p=$2
 exec 4>&1
+case $p in */) [ -d "$p" ] || [ ! -e "${p%/}" ] || e notdir;; esac
 [ -e "$p" ] || { [ -L "$p" ] && e dangling; e nofile; }
-case $p in */) [ -d "$p" ] || e notdir;; esac
 [ -d "$p" ] && [ "$m" = f ] && e isdir
 [ -r "$p" ] || e perm
 C='wc -c'
@@ -93,7 +93,7 @@ if [ -d "$p" ]; then
 [ -n "$b" ] || e isdir "$p"
 f=${p%/}/$b
 else
-case $p in */) [ -e "$p" ] && e notdir "$p"; e nodir "$p";; esac
+case $p in */) [ -e "${p%/}" ] && e notdir "$p"; e nodir "$p";; esac
 fi
 case $f in */*) d=${f%/*}; d=${d:-/};; *) d=.;; esac
 [ -d "$d" ] || { [ -e "$d" ] && e notdir "$d"; e nodir "$d"; }
