@@ -7,7 +7,7 @@ import functools
 from ecs_exec.cli.common import aws_clients
 from ecs_exec.cli.report import print_warning
 from ecs_exec.cli.settings import Invocation, Settings
-from ecs_exec.cp.paths import check_pair, parse_path
+from ecs_exec.cp.paths import CpPath, RemotePath, check_pair, parse_path
 from ecs_exec.cp.progress import human_size
 from ecs_exec.cp.transfer import CopyRequest, run_copy
 
@@ -24,6 +24,7 @@ def run_cp_command(
     console = invocation.console
     source, destination = parse_path(src), parse_path(dst)
     check_pair(source, destination, recursive=recursive)
+    _check_lock(invocation, source, destination)
     show = console.stderr_isatty and not settings.quiet
     request = CopyRequest(
         src=source,
@@ -65,3 +66,21 @@ def run_cp_command(
             f"(verified with {result.checker})\n"
         )
     return 0
+
+
+def _check_lock(invocation: Invocation, *paths: CpPath) -> None:
+    """Under the scope lock (when ECS_EXEC_LOCK_ALLOW lets cp run at all), a container named
+    in a path obeys the same rule as --container; a task is checked by the resolver.
+
+    Raises:
+        ScopeLockedError: the container is not one the lock allows.
+    """
+    from ecs_exec.config.lock import scope_lock
+
+    lock = scope_lock(invocation.console.environ, invocation.context)
+    if lock is None:
+        return
+    for path in paths:
+        container = path.container if isinstance(path, RemotePath) else None
+        if container is not None and not lock.container_allowed(container):
+            raise lock.refuse("container", f"the container '{container}' in the path")

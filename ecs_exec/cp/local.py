@@ -25,6 +25,9 @@ from ecs_exec.errors import CopyError, UsageError
 CHUNK = 256 * 1024
 #: The tools whose results a download can be checked against (the container reports one).
 CHECKERS = ("sha256sum", "sha1sum", "md5sum")
+#: An upload is checked by sha256sum, else md5sum (the script's choice).
+UPLOAD_CHECKERS = ("sha256sum", "md5sum")
+_HASHES = {"sha256sum": hashlib.sha256, "sha1sum": hashlib.sha1, "md5sum": hashlib.md5}
 
 
 def current_umask() -> int:
@@ -48,12 +51,8 @@ class Progress:
 class Digests:
     """sha256, sha1 and md5 and the byte count of one stream, computed together."""
 
-    def __init__(self) -> None:
-        self.hashes = {
-            "sha256sum": hashlib.sha256(),
-            "sha1sum": hashlib.sha1(),
-            "md5sum": hashlib.md5(),
-        }
+    def __init__(self, checkers: tuple[str, ...] = CHECKERS) -> None:
+        self.hashes = {name: _HASHES[name]() for name in checkers}
         self.size = 0
 
     def update(self, data: bytes | memoryview) -> None:
@@ -210,7 +209,7 @@ def _tree_source(path: str, name: str, info: os.stat_result, preserve: bool) -> 
 
 def measure(source: Source) -> Digests:
     """The digests and size of what ``source`` will send."""
-    digests = Digests()
+    digests = Digests(UPLOAD_CHECKERS)
     source.write_to(digests.update, None)
     return digests
 

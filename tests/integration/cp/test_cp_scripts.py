@@ -44,7 +44,7 @@ def spec(dest: Path | str, data: bytes = DATA, **changes: object) -> UploadSpec:
         "name": "copy.bin",
         "size": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
-        "md5": hashlib.md5(data).hexdigest(),  # noqa: S324
+        "md5": hashlib.md5(data).hexdigest(),
         "tree": False,
         "preserve": True,
         "mode": 0o640,

@@ -1,0 +1,111 @@
+"""`ecs-exec cp` through the CLI, in process: usage errors, named failures with one line and
+exit 255, the scope lock, and a container without tar."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ecs_exec.sandbox import demo
+from ecs_exec.sandbox.server import Sandbox, running_sandbox
+from ecs_exec.sandbox.state import SandboxState
+from tests.clihelpers import Result, clean_env, run_in_process
+from tests.integration.remote.conftest import busybox_dir
+
+APP = f"{demo.WEB_READY_1}/app"
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """The demo world, but `app` of web's tasks has busybox without tar on its PATH."""
+    no_tar = busybox_dir(tmp_path_factory.mktemp("no-tar"), without=("tar",))
+    data = demo.demo_state_dict()
+    for definition in data["taskDefinitions"]:
+        for container in definition["containerDefinitions"]:
+            if container["name"] == "app":
+                container.setdefault("environment", []).append({"name": "PATH", "value": no_tar})
+    with running_sandbox(state=SandboxState.from_dict(data), fast=True) as sb:
+        yield sb
+
+
+@pytest.fixture
+def env(sandbox: Sandbox, tmp_path: Path) -> dict[str, str]:
+    return clean_env(tmp_path / "home", AWS_ENDPOINT_URL=sandbox.endpoint_url)
+
+
+def cp(env: dict[str, str], *args: str) -> Result:
+    return run_in_process(["cp", "--cluster", "demo", *args], env)
+
+
+def one_error(result: Result, code: int, start: str) -> None:
+    assert result.code == code, result.err
+    lines = result.err.splitlines()
+    assert lines[0].startswith(f"ecs-exec: error: {start}"), result.err
+    assert all(line.startswith("hint: ") for line in lines[1:]), result.err
+
+
+def test_usage_errors_exit_2(env, tmp_path):
+    one_error(cp(env, "a", "b"), 2, "both paths are local")
+    one_error(cp(env, ":a", f"{demo.WEB_READY_1}:b"), 2, "both paths are remote")
+    one_error(cp(env, "-r", "-", ":x"), 2, "-r cannot read a directory from stdin")
+    one_error(cp(env, str(tmp_path), f"{APP}:/tmp"), 2, f"'{tmp_path}' is a directory")
+
+
+def test_named_failures_exit_255(env, tmp_path):
+    missing = tmp_path / "missing"
+    one_error(
+        cp(env, f"{APP}:{missing}", str(tmp_path)),
+        255,
+        "no such file or directory in the container",
+    )
+    one_error(
+        cp(env, f"{APP}:{tmp_path}", str(tmp_path / "x")),
+        255,
+        f"{tmp_path} in the container is a directory",
+    )
+    one_error(
+        cp(env, str(missing), f"{APP}:{tmp_path}/"), 255, f"no such file or directory: {missing}"
+    )
+    (tmp_path / "file").write_bytes(b"x")
+    one_error(
+        cp(env, str(tmp_path / "file"), f"{APP}:{tmp_path}/file/x"),
+        255,
+        "not a directory in the container",
+    )
+    one_error(
+        cp(env, str(tmp_path / "file"), f"{APP}:{missing}/x"),
+        255,
+        "no such directory in the container",
+    )
+    one_error(
+        cp(env, f"{APP}:{tmp_path}/file", f"{missing}/x"), 255, f"no such directory: {missing}"
+    )
+    assert sorted(os.listdir(tmp_path)) == ["file", "home"]
+
+
+def test_a_directory_copy_without_tar_says_so(env, tmp_path):
+    (tmp_path / "d").mkdir()
+    result = cp(env, "-r", f"{APP}:{tmp_path}/d", str(tmp_path / "back"))
+    one_error(result, 255, "the container has no tar, which copying a directory needs")
+    result = cp(env, "-r", str(tmp_path / "d"), f"{APP}:{tmp_path}/up")
+    one_error(result, 255, "the container has no tar")
+    # a single file needs no tar
+    (tmp_path / "f").write_bytes(b"data")
+    assert cp(env, str(tmp_path / "f"), f"{APP}:{tmp_path}/g").code == 0
+    assert (tmp_path / "g").read_bytes() == b"data"
+
+
+def test_cp_is_refused_under_the_lock(sandbox, tmp_path):
+    gateway = clean_env(
+        tmp_path, CLUSTER_NAME="demo", SERVICE_NAME="web", AWS_ENDPOINT_URL=sandbox.endpoint_url
+    )
+    result = run_in_process(["cp", ":/etc/hostname", str(tmp_path)], gateway)
+    one_error(result, 2, "`cp` refused")
+    allowed = dict(gateway, ECS_EXEC_LOCK_ALLOW="cp", CONTAINER="app")
+    result = run_in_process(
+        ["cp", f"{demo.WEB_READY_1}/log-router:/etc/hostname", str(tmp_path)], allowed
+    )
+    one_error(result, 2, "the container 'log-router' in the path")
