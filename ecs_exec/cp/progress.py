@@ -23,6 +23,8 @@ def human_size(size: float) -> str:
 
 def render(progress: Progress, now: float, width: int) -> str:
     """One progress line (without CR), at most ``width`` characters."""
+    if not progress.done:
+        return "starting the session..."[:width]
     elapsed = max(now - progress.started, 1e-6)
     rate = progress.done / elapsed
     parts = [human_size(progress.done)]

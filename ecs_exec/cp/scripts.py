@@ -25,7 +25,7 @@ entry by entry, each entry renamed into place.
 
 Cleanup of the temporary: SIGINT, SIGTERM and SIGHUP (the client's interrupt) run a trap
 that removes it. TerminateSession kills the process group with SIGKILL, which no trap sees
-(docs/agent.md, "End of session"), so where ``setsid`` exists the work runs as the first
+(docs/agent.md#6-end-of-session), so where ``setsid`` exists the work runs as the first
 stage of a pipeline whose last stage is a watchdog in a session of its own: it learns the
 temporary's name on the pipe, waits for the pipe's end (the kernel closes it when the
 killed processes die) and removes the name. After a rename that name no longer exists.
