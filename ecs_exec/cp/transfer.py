@@ -252,6 +252,10 @@ def _download(
         pipes.close(write_fd)
         drain.join()
         try:
+            # A local failure (a full disk here) closes the pipe, which ends the session
+            # like a closed stdout: the drain's error is the one to report then.
+            if report.error is None and drain.error is not None:
+                raise drain.error
             _check_status(status, report, src.path, upload=False)
             if drain.error is not None:
                 raise drain.error
