@@ -281,11 +281,11 @@ def ls(
     invocation.exit_status = run_ls(invocation, settings, output=output.value)
 
 
-@app.command("cp", no_args_is_help=True)
+@app.command("cp")
 def cp(
     ctx: typer.Context,
-    src: Annotated[str, typer.Argument(help="Source: a local path, -, :PATH or TASK:PATH.")],
-    dst: Annotated[str, typer.Argument(help="Destination: the same forms.")],
+    src: Annotated[str, typer.Argument(help="What to copy: a local path, -, or a remote path.")],
+    dst: Annotated[str, typer.Argument(help="Where to: the same forms.")],
     recursive: Annotated[
         bool, typer.Option("--recursive", "-r", help="Copy directories (tar in the container).")
     ] = False,
@@ -313,8 +313,9 @@ def cp(
     """Copy files and directories between this machine and a container.
 
     \b
-    A remote path is :PATH (the container the flags choose), TASK:PATH or
-    TASK/CONTAINER:PATH (task id, ARN or unique id prefix); - is stdin or stdout.
+    SRC and DST: a local path, or a remote one, :PATH (the container the flags
+    choose), TASK:PATH or TASK/CONTAINER:PATH (task id, ARN or unique id prefix);
+    - is stdin or stdout.
     Examples:
       ecs-exec cp --cluster C --service S :/var/log/app.log .
       ecs-exec cp --cluster C --service S -r ./config 1a2b3c:/srv/app/
