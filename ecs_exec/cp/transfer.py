@@ -263,6 +263,7 @@ def _download(
             if drain.sink is None:
                 raise CopyError("the container sent no data", kind="remote")
             drain.sink.commit()
+            logger.debug("%s verified with %s", final, checker)
         except BaseException:
             drain.discard()
             raise

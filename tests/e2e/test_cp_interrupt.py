@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,7 +78,7 @@ def test_ctrl_c_during_a_download_keeps_the_old_file(fast_sandbox, env_for, tmp_
     remote, local = tmp_path / "remote", tmp_path / "local"
     remote.mkdir()
     local.mkdir()
-    (remote / "data").write_bytes(os.urandom(16 * 1024 * 1024))
+    (remote / "data").write_bytes(os.urandom(48 * 1024 * 1024))
     (local / "data").write_bytes(b"old")
     code = interrupt_when_temp_appears(
         [f"{WHERE['coreutils']}:{remote}/data", str(local)], env_for(fast_sandbox), local
@@ -103,9 +104,24 @@ def test_a_lost_connection_leaves_no_temporary_in_the_container(dropping_sandbox
     remote.mkdir()
     with open(source, "wb") as f:
         f.truncate(64 * 1024 * 1024)
-    result = run_in_process(
-        ["cp", "--cluster", "demo", str(source), f"{WHERE['busybox']}:{remote}/"], env
-    )
+    seen: list[str] = []
+    done = threading.Event()
+
+    def watch() -> None:  # the temporary must have existed, or the test proves nothing
+        while not done.is_set() and not seen:
+            seen.extend(temps(remote))
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = run_in_process(
+            ["cp", "--cluster", "demo", str(source), f"{WHERE['busybox']}:{remote}/"], env
+        )
+    finally:
+        done.set()
+        watcher.join()
+    assert seen, "the upload never created its temporary"
     assert result.code == 255, result.err
     assert "session" in result.err or "connection" in result.err, result.err
     assert not (remote / "big").exists()
