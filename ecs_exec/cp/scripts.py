@@ -20,8 +20,9 @@ temporary ``.ecs-exec-cp.XXXXXX`` is made in the destination's directory, filled
 into the checker, or ``tar -xpof`` in it), checked against SIZE and the digest the client
 computed beforehand (for the tool the container has: sha256sum, else md5sum, else the size
 alone, reported as ``H none``), given FMODE and MTIME, and renamed over the destination
-(``D`` reports success). A directory copied onto an existing directory is merged into it
-entry by entry, each entry renamed into place.
+(``D`` reports success). A failed write is ``E full`` when ``df`` shows under 64 KiB left
+(BusyBox's tee says "I/O error" for a full disk), else ``E write``. A directory copied onto
+an existing directory is merged into it entry by entry, each entry renamed into place.
 
 Cleanup of the temporary: SIGINT, SIGTERM and SIGHUP (the client's interrupt) run a trap
 that removes it. TerminateSession kills the process group with SIGKILL, which no trap sees
@@ -103,6 +104,11 @@ else
 command -v tar >/dev/null 2>&1 || e notar
 fi
 [ -w "$d" ] && [ -x "$d" ] || e perm "$d"
+F() {
+set -- "${1:-$d}" $(df -Pk "$d" 2>/dev/null | tail -n 1)
+[ -n "$5" ] && [ "$5" -lt 64 ] 2>/dev/null && e full "$1"
+return 0
+}
 M() {
 for X in "$1"/* "$1"/.[!.]* "$1"/..?*; do
 [ -e "$X" ] || [ -L "$X" ] || continue
@@ -127,18 +133,19 @@ exec 9>&1 >/dev/null
 V=
 command -v tee >/dev/null 2>&1 && [ -e /dev/fd/0 ] && V=1
 if [ "$m" = f ]; then
-if [ -n "$V" ]; then r=$({ tee "$w" || q "E write"; } | ${C:-wc -c})
-else cat >"$w" || e write; r=$(${C:-wc -c} <"$w"); fi
+if [ -n "$V" ]; then r=$(tee "$w" | ${C:-wc -c})
+else cat >"$w" || { F; e write; }; r=$(${C:-wc -c} <"$w"); fi
+set -- $(wc -c <"$w")
+[ "$1" = "$z" ] || { F; e short "$1"; }
 set -- $r
 [ -z "$C" ] || [ "$1" = "$x" ] || e mismatch
-set -- $(wc -c <"$w")
-[ "$1" = "$z" ] || e short "$1"
 [ "$k" = p ] || o=$(printf %o $((0$o & ~0$(umask))))
 chmod "$o" "$w" || e perm "$w"
 else
 if [ -n "$V" ]; then
-r=$({ { tee /dev/fd/5 | ${C:-wc -c} >&6; } 5>&1 | tar -xpof - -C "$w" >&2; } 6>&1) || e write
-else tar -xpof - -C "$w" >&2 || e write; r=; C= x=; fi
+r=$({ { tee /dev/fd/5 | ${C:-wc -c} >&6; } 5>&1 | tar -xpof - -C "$w" >&2; } 6>&1) ||
+{ F; e write; }
+else tar -xpof - -C "$w" >&2 || { F; e write; }; r=; C= x=; fi
 set -- $r
 if [ -n "$C" ]; then [ "$1" = "$x" ] || e mismatch
 elif [ -n "$r" ]; then [ "$1" = "$z" ] || e short "$1"
@@ -148,17 +155,21 @@ if [ "$k" = p ]; then
 touch -d "@$t" "$w" 2>/dev/null || TZ=UTC0 touch -t "$T" "$w" 2>/dev/null || q "W mtime"
 fi
 if [ "$m" = r ] && [ -d "$f" ]; then M "$w" "$f" || e merge "$f"; rm -rf "$w"
-else mv -f "$w" "$f" || e write "$f"
+else mv -f "$w" "$f" || { F "$f"; e write "$f"; }
 fi
 w=
 q "H ${C:-none}"
 q "D"
 }
 if command -v setsid >/dev/null 2>&1; then
-trap : INT TERM HUP
+i=0
+trap i=130 INT
+trap i=143 TERM
+trap i=129 HUP
 u | setsid sh -c 'read -r n || exit 0; cat >/dev/null; rm -rf "$1/$n"' sh "$d" >/dev/null 2>&1
-else u >/dev/null
+exit $i
 fi
+u >/dev/null
 """
 )
 

@@ -436,7 +436,7 @@ def remote_error(report: Report, path: str, *, upload: bool) -> CopyError:
     kind, detail = report.error
     where = detail or path
     tools = " ".join(report.tool_lines)
-    if "No space left" in tools or "Disk quota" in tools:
+    if kind == "full" or "No space left" in tools or "Disk quota" in tools:
         return CopyError(f"the container's disk is full (writing {where})", kind="disk-full")
     if "Permission denied" in tools or "Operation not permitted" in tools or kind == "perm":
         return CopyError(f"permission denied in the container: {where}", kind="permission")

@@ -25,6 +25,14 @@ def temps(directory: Path) -> list[str]:
     return [p.name for p in directory.iterdir() if p.name.startswith(".ecs-exec-cp.")]
 
 
+def receiving(directory: Path) -> bool:
+    """A temporary there holds data: the copy is under way."""
+    try:
+        return any((directory / name).stat().st_size > 0 for name in temps(directory))
+    except FileNotFoundError:
+        return False
+
+
 def wait_for(condition, seconds: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -44,7 +52,7 @@ def interrupt_when_temp_appears(args: list[str], env: dict[str, str], watched: P
         cwd=ROOT,
     )
     try:
-        assert wait_for(lambda: bool(temps(watched)) or proc.poll() is not None)
+        assert wait_for(lambda: receiving(watched) or proc.poll() is not None)
         assert proc.poll() is None, "the copy ended before it could be interrupted"
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=30)

@@ -4,6 +4,7 @@ exit 255, the scope lock, and a container without tar."""
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,3 +110,53 @@ def test_cp_is_refused_under_the_lock(sandbox, tmp_path):
         ["cp", f"{demo.WEB_READY_1}/log-router:/etc/hostname", str(tmp_path)], allowed
     )
     one_error(result, 2, "the container 'log-router' in the path")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MB tmpfs (needs root and the right to mount: skipped otherwise)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs: {made.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_is_named_on_both_sides(env, tmp_path, small_disk):
+    data = os.urandom(2 * 1024 * 1024)
+    (tmp_path / "big").write_bytes(data)
+    (small_disk / "big").write_bytes(b"old")
+    one_error(
+        cp(env, str(tmp_path / "big"), f"{APP}:{small_disk}/"), 255, "the container's disk is full"
+    )
+    one_error(cp(env, f"{APP}:{tmp_path}/big", str(small_disk)), 255, "the local disk is full")
+    assert os.listdir(small_disk) == ["big"]
+    assert (small_disk / "big").read_bytes() == b"old"
+
+
+def test_permission_denied_is_named_on_both_sides(env, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (tmp_path / "f").write_bytes(b"data")
+    if subprocess.run(["chattr", "+i", str(locked)], capture_output=True, check=False).returncode:
+        pytest.skip("chattr +i is not available here")
+    try:
+        if os.access(locked, os.W_OK) and os.geteuid() != 0:
+            pytest.skip("the immutable flag is not enforced")
+        one_error(
+            cp(env, str(tmp_path / "f"), f"{APP}:{locked}/"),
+            255,
+            "permission denied in the container",
+        )
+        one_error(cp(env, f"{APP}:{tmp_path}/f", str(locked)), 255, "permission denied")
+        assert os.listdir(locked) == []
+    finally:
+        subprocess.run(["chattr", "-i", str(locked)], check=True)

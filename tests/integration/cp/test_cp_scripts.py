@@ -73,6 +73,15 @@ def temps(directory: Path) -> list[str]:
     return [p.name for p in directory.iterdir() if p.name.startswith(".ecs-exec-cp.")]
 
 
+def receiving(directory: Path) -> bool:
+    """The upload is under way: its temporary holds the first bytes (so the script is past
+    its set-up, whose signals a shell would only handle once its next command ends)."""
+    try:
+        return any((directory / name).stat().st_size >= len(DATA) for name in temps(directory))
+    except FileNotFoundError:
+        return False
+
+
 @pytest.mark.parametrize(
     ("setup", "recursive", "kind"),
     [
@@ -151,9 +160,9 @@ def test_a_killed_upload_leaves_no_temporary(path_env, tmp_path):
         proc.stdin.write(DATA)
         proc.stdin.flush()
         deadline = time.monotonic() + 20
-        while not temps(tmp_path) and time.monotonic() < deadline:
+        while not receiving(tmp_path) and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert temps(tmp_path), "the upload never created its temporary"
+        assert receiving(tmp_path), "the upload never started"
         while not watchdog_started(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.01)
         os.killpg(proc.pid, signal.SIGKILL)
@@ -185,8 +194,9 @@ def test_an_interrupted_upload_removes_its_temporary(path_env, tmp_path):
         proc.stdin.write(DATA)
         proc.stdin.flush()
         deadline = time.monotonic() + 20
-        while not temps(tmp_path) and time.monotonic() < deadline:
+        while not receiving(tmp_path) and time.monotonic() < deadline:
             time.sleep(0.01)
+        assert receiving(tmp_path), "the upload never started"
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=10)
         assert temps(tmp_path) == []
