@@ -254,6 +254,8 @@ def _download(
         try:
             # A local failure (a full disk here) closes the pipe, which ends the session
             # like a closed stdout: the drain's error is the one to report then.
+            if drain.broken:
+                raise BrokenPipeError  # the CLI's rule for a closed stdout
             if report.error is None and drain.error is not None:
                 raise drain.error
             _check_status(status, report, src.path, upload=False)
@@ -282,6 +284,7 @@ class _Drain(threading.Thread):
         self.digests = Digests()
         self.sink: Sink | None = None
         self.error: EcsExecError | None = None
+        self.broken = False
         self._pending = b""
 
     def read(self, size: int = CHUNK) -> bytes:
@@ -322,6 +325,8 @@ class _Drain(threading.Thread):
             self.sink.finish()
         except EcsExecError as exc:
             self.error = exc
+        except BrokenPipeError:
+            self.broken = True  # `cp :FILE - | head`: the reader has enough
         except (OSError, tarfile.TarError, ValueError) as exc:
             self.error = CopyError(f"receiving the copy failed: {exc}", kind="local")
         finally:

@@ -160,3 +160,23 @@ def test_permission_denied_is_named_on_both_sides(env, tmp_path):
         assert os.listdir(locked) == []
     finally:
         subprocess.run(["chattr", "-i", str(locked)], check=True)
+
+
+def test_no_preserve_gives_new_times_and_masked_modes(env, tmp_path):
+    worker = f"{demo.WORKER_READY}/worker"
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "f").write_bytes(b"x")
+    os.chmod(tree / "f", 0o777)
+    os.utime(tree / "f", (1_000_000_000, 1_000_000_000))
+    old = umask = os.umask(0o022)
+    try:
+        assert cp(env, "--no-preserve", str(tree / "f"), f"{worker}:{tmp_path}/up").code == 0
+        assert cp(env, "--no-preserve", "-r", str(tree), f"{worker}:{tmp_path}/up-tree").code == 0
+        assert cp(env, "--no-preserve", f"{worker}:{tree}/f", str(tmp_path / "down")).code == 0
+    finally:
+        os.umask(old)
+    for copy in (tmp_path / "up", tmp_path / "up-tree" / "f", tmp_path / "down"):
+        info = copy.stat()
+        assert info.st_mode & 0o777 == 0o777 & ~umask, copy
+        assert info.st_mtime > 1_000_000_000, copy
