@@ -49,6 +49,9 @@ def run_cp_command(
             warn=functools.partial(print_warning, console),
             picker=picker,
         )
+    for warning in result.warnings:
+        if not settings.quiet:
+            console.write_err(f"ecs-exec: warning: {warning}\n")
     if result.checker == "none" and not settings.quiet:
         console.write_err(
             "ecs-exec: warning: the container has no sha256sum, sha1sum, md5sum or tee: "

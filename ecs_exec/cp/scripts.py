@@ -19,7 +19,7 @@ client). DEST is resolved as cp does (an existing directory receives NAME inside
 temporary ``.ecs-exec-cp.XXXXXX`` is made in the destination's directory, filled (``tee``
 into the checker, or ``tar -xpof`` in it), checked against SIZE and the digest the client
 computed beforehand (for the tool the container has: sha256sum, else md5sum, else the size
-alone, reported as ``H none``), given FMODE and MTIME, and renamed over the destination
+alone, reported as ``H wc``; ``H none`` when a tree was not checked at all), given FMODE and MTIME, and renamed over the destination
 (``D`` reports success). A failed write is ``E full`` when ``df`` shows under 64 KiB left
 (BusyBox's tee says "I/O error" for a full disk), else ``E write``. A directory copied onto
 an existing directory is merged into it entry by entry, each entry renamed into place.
@@ -145,7 +145,7 @@ else
 if [ -n "$V" ]; then
 r=$({ { tee /dev/fd/5 | ${C:-wc -c} >&6; } 5>&1 | tar -xpof - -C "$w" >&2; } 6>&1) ||
 { F; e write; }
-else tar -xpof - -C "$w" >&2 || { F; e write; }; r=; C= x=; fi
+else tar -xpof - -C "$w" >&2 || { F; e write; }; r= C= x= N=none; fi
 set -- $r
 if [ -n "$C" ]; then [ "$1" = "$x" ] || e mismatch
 elif [ -n "$r" ]; then [ "$1" = "$z" ] || e short "$1"
@@ -158,7 +158,7 @@ if [ "$m" = r ] && [ -d "$f" ]; then M "$w" "$f" || e merge "$f"; rm -rf "$w"
 else mv -f "$w" "$f" || { F "$f"; e write "$f"; }
 fi
 w=
-q "H ${C:-none}"
+q "H ${N:-${C:-wc}}"
 q "D"
 }
 if command -v setsid >/dev/null 2>&1; then

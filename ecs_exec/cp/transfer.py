@@ -72,6 +72,7 @@ class CopyResult:
     files: int
     checker: str
     destination: str
+    warnings: tuple[str, ...] = ()
 
 
 class _Runner:
@@ -178,7 +179,13 @@ def _upload(
             raise feeder.error
         _check_status(status, report, dst.path, upload=True)
         checker = report.checker or "none"
-        return CopyResult(digests.size, progress.files, checker, dst.path)
+        warnings = tuple(
+            "the container could not set the modification time (its touch has neither -d @SECONDS "
+            "nor -t)"
+            for kind in report.warnings
+            if kind == "mtime"
+        )
+        return CopyResult(digests.size, progress.files, checker, dst.path, warnings)
     finally:
         source.cleanup()
 

@@ -219,7 +219,7 @@ def test_without_checksum_tools_sizes_are_compared(tmp_path, tmp_path_factory):
     up = run(upload_argv(spec(tmp_path / "g")), bare, DATA)
     report = parse_report(up.stderr)
     assert report.done
-    assert report.checker == "none"
+    assert report.checker == "wc"
     assert (tmp_path / "g").read_bytes() == DATA
     short = run(upload_argv(spec(tmp_path / "g")), bare, DATA[:10])
     assert parse_report(short.stderr).error is not None
