@@ -86,7 +86,7 @@ q "H ${C%% *} $1"
 UPLOAD_SCRIPT = (
     _COMMON
     + r"""m=$1 p=$2 b=$3 z=$4 k=$7 o=$8 t=$9 T=${10}
-C= x=
+C= x= N=
 command -v sha256sum >/dev/null 2>&1 && C=sha256sum x=$5
 [ -n "$C" ] || ! command -v md5sum >/dev/null 2>&1 || C=md5sum x=$6
 f=$p
