@@ -19,10 +19,11 @@ client). DEST is resolved as cp does (an existing directory receives NAME inside
 temporary ``.ecs-exec-cp.XXXXXX`` is made in the destination's directory, filled (``tee``
 into the checker, or ``tar -xpof`` in it), checked against SIZE and the digest the client
 computed beforehand (for the tool the container has: sha256sum, else md5sum, else the size
-alone, reported as ``H wc``; ``H none`` when a tree was not checked at all), given FMODE and MTIME, and renamed over the destination
-(``D`` reports success). A failed write is ``E full`` when ``df`` shows under 64 KiB left
-(BusyBox's tee says "I/O error" for a full disk), else ``E write``. A directory copied onto
-an existing directory is merged into it entry by entry, each entry renamed into place.
+alone, reported as ``H wc``; ``H none`` when a tree was not checked at all), given FMODE
+and MTIME, and renamed over the destination (``D`` reports success). A failed write is
+``E full`` when ``df`` shows under 64 KiB left (BusyBox's tee says "I/O error" for a full
+disk), else ``E write``. A directory copied onto an existing directory is merged into it
+entry by entry, each entry renamed into place.
 
 Cleanup of the temporary: SIGINT, SIGTERM and SIGHUP (the client's interrupt) run a trap
 that removes it. TerminateSession kills the process group with SIGKILL, which no trap sees

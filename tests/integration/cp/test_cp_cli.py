@@ -180,3 +180,53 @@ def test_no_preserve_gives_new_times_and_masked_modes(env, tmp_path):
         info = copy.stat()
         assert info.st_mode & 0o777 == 0o777 & ~umask, copy
         assert info.st_mtime > 1_000_000_000, copy
+
+
+def run_with_tty_stderr(args: list[str], env: dict[str, str]) -> tuple[int, bytes]:
+    """The CLI in process with stderr on a pseudo-terminal; returns the status and what the
+    terminal showed."""
+    from unittest import mock
+
+    from ecs_exec.cli import run
+    from ecs_exec.local.terminal import Console
+
+    master, slave = os.openpty()
+    shown = bytearray()
+    try:
+        with (
+            open(os.devnull, "rb") as fin,
+            open(os.devnull, "wb") as fout,
+            mock.patch.dict(os.environ, env, clear=True),
+        ):
+            code = run(args, console=Console(fin.fileno(), fout.fileno(), slave, environ=env))
+        os.close(slave)
+        slave = -1
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the other side is closed and drained
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    return code, bytes(shown)
+
+
+def test_a_terminal_shows_progress_and_the_checker(env, tmp_path):
+    worker = f"{demo.WORKER_READY}/worker"
+    (tmp_path / "f").write_bytes(os.urandom(100_000))
+    code, shown = run_with_tty_stderr(
+        ["cp", "--cluster", "demo", str(tmp_path / "f"), f"{worker}:{tmp_path}/g"], env
+    )
+    assert code == 0
+    assert b"\r\x1b[K" in shown
+    assert shown.rstrip().endswith(b"(verified with sha256sum)")
+    assert b"copied 100.0 kB" in shown
+    code, shown = run_with_tty_stderr(
+        ["cp", "--quiet", "--cluster", "demo", str(tmp_path / "f"), f"{worker}:{tmp_path}/h"], env
+    )
+    assert (code, shown) == (0, b"")
