@@ -26,9 +26,12 @@
     │   │   └── StreamTokenRejectedError  the service refused the stream token (HTTP 403)
     │   ├── TaskStoppedError          the task stopped while the session ran
     │   ├── SessionEndedError         the session ended before the remote exit status came
+    │   ├── SessionTimedOutError      a fan-out task ran past --timeout (terminated)
+    │   ├── SessionCancelledError     a fan-out session terminated by --fail-fast or a signal
     │   ├── RemoteSetupError          the container lacks what the remote framing needs
     │   ├── SessionNotTerminatedError TerminateSession failed (a warning, never raised)
     │   └── InvalidStateError         misuse of a channel in the wrong state
+    ├── TaskStartError              `run`: the task it started could not start (.task_id)
     ├── PluginError                 the session-manager-plugin binary is missing or failed
     ├── TerminalError               a terminal was required and none is there
     ├── LocalStreamError            local stdout/stdin unusable (closed, disk full)
@@ -248,6 +251,14 @@ class SessionEndedError(SessionError):
         self.reason = reason
 
 
+class SessionTimedOutError(SessionError):
+    """A fan-out task ran longer than --timeout; its session was terminated."""
+
+
+class SessionCancelledError(SessionError):
+    """A fan-out session was terminated because the run stopped (--fail-fast, a signal)."""
+
+
 class RemoteSetupError(SessionError):
     """The container lacks a tool the remote framing needs (named in the message)."""
 
@@ -270,6 +281,20 @@ class InvalidStateError(EcsExecError, AssertionError):
     """A channel or session was used in a state that does not allow it."""
 
 
+class TaskStartError(EcsExecError):
+    """`ecs-exec run` could not start its task: ECS could not place it, it stopped while
+    starting, its exec agent never ran, or the wait timed out. The message carries AWS's
+    own reason.
+
+    Args:
+        task_id: the task that was started, or None when ECS started none.
+    """
+
+    def __init__(self, message: str, *, task_id: str | None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.task_id = task_id
+
+
 class PluginError(EcsExecError):
     """The session-manager-plugin binary is missing, or failed to run the session."""
 
@@ -280,42 +305,6 @@ class TerminalError(EcsExecError):
 
 class LocalStreamError(EcsExecError):
     """A local standard stream cannot be used: stdout closed, or a write failed (disk full)."""
-
-
-__all__ = [
-    "AccessDeniedError",
-    "AmbiguousTargetError",
-    "AwsError",
-    "AwsServiceError",
-    "ClusterNotFoundError",
-    "ConfigurationError",
-    "ConnectionLostError",
-    "CredentialsError",
-    "EcsExecError",
-    "EndpointUnreachableError",
-    "ExecNotReadyError",
-    "ExitStatus",
-    "HandshakeError",
-    "InvalidStateError",
-    "LocalProtocolError",
-    "LocalStreamError",
-    "PluginError",
-    "ProtocolError",
-    "RemoteProtocolError",
-    "RemoteSetupError",
-    "ScopeLockedError",
-    "ServiceNotFoundError",
-    "SessionError",
-    "SessionNotTerminatedError",
-    "StreamConnectError",
-    "StreamTokenRejectedError",
-    "TargetNotConnectedError",
-    "TargetNotFoundError",
-    "TaskStoppedError",
-    "TerminalError",
-    "ThrottledError",
-    "UsageError",
-]
 
 
 class CopyError(EcsExecError):
@@ -342,3 +331,42 @@ class CopyInterruptedError(CopyError):
     @property
     def exit_status(self) -> int:  # type: ignore[override]
         return self.status
+
+
+__all__ = [
+    "AccessDeniedError",
+    "AmbiguousTargetError",
+    "AwsError",
+    "AwsServiceError",
+    "ClusterNotFoundError",
+    "ConfigurationError",
+    "ConnectionLostError",
+    "CopyError",
+    "CopyInterruptedError",
+    "CredentialsError",
+    "EcsExecError",
+    "EndpointUnreachableError",
+    "ExecNotReadyError",
+    "ExitStatus",
+    "HandshakeError",
+    "InvalidStateError",
+    "LocalProtocolError",
+    "LocalStreamError",
+    "PluginError",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "RemoteSetupError",
+    "ScopeLockedError",
+    "ServiceNotFoundError",
+    "SessionError",
+    "SessionNotTerminatedError",
+    "StreamConnectError",
+    "StreamTokenRejectedError",
+    "TargetNotConnectedError",
+    "TargetNotFoundError",
+    "TaskStartError",
+    "TaskStoppedError",
+    "TerminalError",
+    "ThrottledError",
+    "UsageError",
+]

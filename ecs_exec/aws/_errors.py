@@ -48,6 +48,12 @@ EXEC_NOT_ENABLED_HINT = (
 )
 
 
+def with_doctor_hint(hint: str | None, cluster: str, task: str) -> str:
+    """``hint`` followed by the `ecs-exec doctor` line that checks this task's setup."""
+    line = f"`ecs-exec doctor --cluster {cluster} --task {task}` checks every prerequisite"
+    return f"{hint}; {line}" if hint else line
+
+
 def credentials_hint(profile: str | None) -> str:
     if profile:
         return (
@@ -87,6 +93,7 @@ def map_aws_errors(
             region or profile.
     """
     from botocore import exceptions as bce
+    from botocore.parsers import ResponseParserError
 
     try:
         yield
@@ -142,6 +149,15 @@ def map_aws_errors(
         ) from exc
     except bce.BotoCoreError as exc:
         raise AwsServiceError(f"AWS client error: {exc}", code=type(exc).__name__) from exc
+    except ResponseParserError as exc:
+        # Not a BotoCoreError: an answer botocore cannot parse (a proxy's or an emulator's
+        # page instead of the service's).
+        first = str(exc).splitlines()[0]
+        raise AwsServiceError(
+            f"the endpoint's answer could not be parsed ({first})",
+            code="ResponseParserError",
+            hint="check --endpoint-url / AWS_ENDPOINT_URL and the proxy settings",
+        ) from exc
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -11,9 +12,13 @@ from ecs_exec.errors import ConfigurationError
 
 if TYPE_CHECKING:
     import botocore.session
+    from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_iam import IAMClient
     from mypy_boto3_kms import KMSClient
+    from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_sts import STSClient
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,35 @@ class AwsClients:
     @cached_property
     def kms(self) -> KMSClient:
         client: KMSClient = self._client("kms")
+        return client
+
+    def without_retries(self) -> AwsClients:
+        """Clients that make one attempt per call, on the same botocore session (credentials
+        and models are loaded once): the fan-out retries throttled ExecuteCommand itself.
+        (botocore's ``max_attempts`` retry setting counts the retries, not the first call.)"""
+        other = AwsClients(dataclasses.replace(self.settings, max_attempts=0))
+        other.__dict__["session"] = self.session
+        return other
+
+    # The clients `ecs-exec doctor` needs besides those of exec.
+    @cached_property
+    def sts(self) -> STSClient:
+        client: STSClient = self._client("sts")
+        return client
+
+    @cached_property
+    def iam(self) -> IAMClient:
+        client: IAMClient = self._client("iam")
+        return client
+
+    @cached_property
+    def ec2(self) -> EC2Client:
+        client: EC2Client = self._client("ec2")
+        return client
+
+    @cached_property
+    def logs(self) -> CloudWatchLogsClient:
+        client: CloudWatchLogsClient = self._client("logs")
         return client
 
     @property

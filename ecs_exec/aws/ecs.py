@@ -16,12 +16,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ecs_exec.aws._errors import map_aws_errors
+from ecs_exec.aws._errors import map_aws_errors, with_doctor_hint
 from ecs_exec.aws.cache import cache_dir
 from ecs_exec.errors import (
     AwsError,
     ClusterNotFoundError,
+    ExecNotReadyError,
     ServiceNotFoundError,
+    TargetNotConnectedError,
     TargetNotFoundError,
 )
 
@@ -305,14 +307,18 @@ class EcsApi:
     def execute_command(
         self, *, cluster: str, task_arn: str, container: str, command: str
     ) -> ExecSession:
-        with self._call("ecs:ExecuteCommand", cluster=cluster):
-            response = self.client.execute_command(
-                cluster=cluster,
-                task=task_arn,
-                container=container,
-                command=command,
-                interactive=True,
-            )
+        try:
+            with self._call("ecs:ExecuteCommand", cluster=cluster):
+                response = self.client.execute_command(
+                    cluster=cluster,
+                    task=task_arn,
+                    container=container,
+                    command=command,
+                    interactive=True,
+                )
+        except (TargetNotConnectedError, ExecNotReadyError) as exc:
+            exc.hint = with_doctor_hint(exc.hint, cluster, task_arn.rsplit("/", 1)[-1])
+            raise
         session = response.get("session", {})
         if not session.get("streamUrl") or not session.get("tokenValue"):
             raise TargetNotFoundError("ECS returned no session for the command")

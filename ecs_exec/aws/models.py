@@ -36,6 +36,13 @@ ECS_OPERATIONS = (
     "DescribeTasks",
     "DescribeTaskDefinition",
     "ExecuteCommand",
+    "DescribeContainerInstances",
+    # `ecs-exec run`
+    "RunTask",
+    "StopTask",
+    "RegisterTaskDefinition",
+    "DeregisterTaskDefinition",
+    "ListTaskDefinitions",
 )
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from ecs_exec.aws._errors import EXEC_NOT_ENABLED_HINT
+from ecs_exec.aws._errors import EXEC_NOT_ENABLED_HINT, with_doctor_hint
 from ecs_exec.aws.ecs import Cluster, Container, EcsApi, Task
 from ecs_exec.errors import (
     AmbiguousTargetError,
@@ -123,6 +123,10 @@ HINTS: dict[NotReady, str] = {
 }
 
 
+#: Problems `ecs-exec doctor` explains further (exec disabled, an agent not running).
+_DIAGNOSABLE = frozenset({NotReady.EXEC_DISABLED, NotReady.AGENT_NOT_RUNNING})
+
+
 def readiness_problems(task: Task, container: Container | None) -> list[tuple[NotReady, str]]:
     """Why a task cannot take an exec session now: (kind, human line), empty when ready."""
     problems: list[tuple[NotReady, str]] = []
@@ -186,6 +190,7 @@ class Resolver:
         ready: list[tuple[Task, Container]] = []
         reasons: list[str] = []
         kinds: list[NotReady] = []
+        diagnosable: str | None = None  # the first task doctor can say more about
         for task in sorted(tasks, key=task_sort_key):
             container, problem = self.choose_container(task, spec.container)
             why = (
@@ -200,11 +205,16 @@ class Resolver:
                 # A task that is stopping is lost whatever else is wrong with it.
                 stopping = [k for k, _ in why if k is NotReady.STOPPING]
                 kinds.extend(stopping or [k for k, _ in why])
+                if diagnosable is None and not stopping and any(k in _DIAGNOSABLE for k, _ in why):
+                    diagnosable = task.id
         if not ready:
+            hint = hint_for(kinds)
+            if diagnosable is not None:
+                hint = with_doctor_hint(hint, cluster, diagnosable)
             raise ExecNotReadyError(
                 f"no task {self._where(cluster, spec)} is ready for ECS Exec",
                 reasons=reasons,
-                hint=hint_for(kinds),
+                hint=hint,
             )
         task, container = ready[0]
         if len(ready) > 1 and self.picker is not None:

@@ -26,6 +26,7 @@ with warnings.catch_warnings():
 __all__ = ["app", "build_command", "click_exceptions"]
 
 from ecs_exec import __version__
+from ecs_exec.cli.fanout_cmd import FanoutFlags
 from ecs_exec.cli.settings import Invocation, build_settings
 from ecs_exec.config.completion import (
     complete_clusters,
@@ -45,6 +46,11 @@ class Transport(StrEnum):
 
 class OutputFormat(StrEnum):
     table = "table"
+    json = "json"
+
+
+class FanoutOutput(StrEnum):
+    text = "text"
     json = "json"
 
 
@@ -134,6 +140,7 @@ Exec (the default command):
   ecs-exec --cluster C --service-name S --interactive          # a shell
   ecs-exec --cluster C --service-name S -- rails db:migrate:status
   ecs-exec --cluster C --service-name S --pipe 'rails runner -' < job.rb
+  ecs-exec --cluster C --service-name S --all -- cat /app/REVISION   # every task
 
 The remote exit status becomes ecs-exec's; ecs-exec's own failures exit 255, usage
 errors 2 (--debug keeps these). --profile, --region, --endpoint-url, --sandbox, --debug,
@@ -151,6 +158,7 @@ ECS_EXEC_CONTEXT or --context choose a named context (`ecs-exec context`), below
 environment. ECS_EXEC_TRANSPORT sets the transport. CONNECTION_DEBUG=1 is --debug.
 
 Try it with no AWS account: `ecs-exec --sandbox ls --cluster demo --service web`.
+When exec fails, `ecs-exec doctor --cluster C --task T` checks every prerequisite.
 """
 
 app = typer.Typer(
@@ -202,8 +210,57 @@ def root(
         bool | None,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = None,
+    all_tasks: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Run the command on every ready task of the service, concurrently. Exit 1: "
+            "some commands failed; 255: some tasks not reached (README).",
+        ),
+    ] = False,
+    tasks: Annotated[
+        str | None,
+        typer.Option("--tasks", help="Run the command on these tasks: ids, ARNs or prefixes."),
+    ] = None,
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            "--parallel",
+            help="Sessions at a time with --all/--tasks (default 32; 0: all at once).",
+            show_default=False,
+        ),
+    ] = None,
+    fail_fast: Annotated[
+        bool,
+        typer.Option("--fail-fast", help="On the first failure, stop every other task's session."),
+    ] = False,
+    timeout: Annotated[
+        str | None,
+        typer.Option("--timeout", help="Per task with --all/--tasks: 90, 30s, 5m, 1h."),
+    ] = None,
+    group: Annotated[
+        bool | None,
+        typer.Option(
+            "--group/--prefix",
+            help="Each task's output as one block when it ends, or (default) lines tagged "
+            "with the task as they come.",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        FanoutOutput | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="text (default) or json (a JSON line per task; stable).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     invocation = _invocation(ctx)
+    fanout = FanoutFlags(
+        all_tasks, tasks, parallel, fail_fast, timeout, group, output.value if output else None
+    )
     invocation.root_flags = {
         "cluster": cluster,
         "service": service,
@@ -218,7 +275,14 @@ def root(
         "debug": debug,
     }
     if ctx.invoked_subcommand is not None:
-        if interactive or pipe is not None or invocation.remote_argv is not None:
+        if fanout.fanout:
+            raise UsageError(f"--all and --tasks go with exec, not with `{ctx.invoked_subcommand}`")
+        takes_command = ctx.invoked_subcommand == "run"  # `ecs-exec run ... -- CMD`
+        if (
+            interactive
+            or pipe is not None
+            or (invocation.remote_argv is not None and not takes_command)
+        ):
             raise UsageError(
                 f"--interactive, --pipe and a remote command go with exec, "
                 f"not with `{ctx.invoked_subcommand}`"
@@ -229,6 +293,19 @@ def root(
     # --context was read before parsing (cli.scope), with the lock; it is declared here
     # so that click accepts it and completes it.
     settings = build_settings(invocation.root_flags, invocation.console.environ, invocation.context)
+    if fanout.fanout:
+        from ecs_exec.cli.fanout_cmd import run_fanout_command
+
+        invocation.exit_status = run_fanout_command(
+            invocation,
+            settings,
+            fanout,
+            interactive=interactive,
+            pipe=pipe,
+            transport=settings.transport,
+        )
+        return
+    fanout.check_single()
     invocation.exit_status = run_exec_command(
         invocation, settings, interactive=interactive, pipe=pipe, transport=settings.transport
     )
@@ -253,6 +330,12 @@ def ls(
             "--output", "-o", help="table (default), or json (stable).", show_default=False
         ),
     ] = OutputFormat.table,
+    orphans: Annotated[
+        bool,
+        typer.Option(
+            "--orphans", help="Tasks ecs-exec run started that still run (needs --cluster)."
+        ),
+    ] = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     endpoint_url: EndpointOpt = None,
@@ -278,7 +361,83 @@ def ls(
         debug=debug,
     )
     settings = build_settings(flags, invocation.console.environ, invocation.context)
+    if orphans:
+        from ecs_exec.cli.run_cmd import run_ls_orphans
+
+        invocation.exit_status = run_ls_orphans(invocation, settings, output=output.value)
+        return
     invocation.exit_status = run_ls(invocation, settings, output=output.value)
+
+
+class _DoctorCommand(typer.core.TyperCommand):
+    """Lists the check ids at the end of `doctor --help`, loading them only then."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from ecs_exec.doctor.catalog import CHECKS
+
+        with formatter.section("Checks (ids are stable; README: ecs-exec doctor)"):
+            formatter.write_dl([(c.id, c.title) for c in CHECKS])
+        super().format_epilog(ctx, formatter)
+
+
+class DoctorOutput(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command("doctor", cls=_DoctorCommand)
+def doctor(
+    ctx: typer.Context,
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
+    task: TaskOpt = None,
+    container: ContainerOpt = None,
+    transport: Annotated[
+        Transport | None,
+        typer.Option(
+            help="Check for this transport (plugin: also the session-manager-plugin binary) "
+            "[env: ECS_EXEC_TRANSPORT].",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        DoctorOutput,
+        typer.Option(
+            "--output", "-o", help="text (default), or json (stable).", show_default=False
+        ),
+    ] = DoctorOutput.text,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    endpoint_url: EndpointOpt = None,
+    context_name: ContextOpt = None,
+    sandbox: SandboxOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Check every ECS Exec prerequisite for a task and say how to fix what fails.
+
+    Exit status: 0 when no check failed (warnings alone do not fail), 1 when at least one
+    failed, 255 when doctor itself could not run, 2 for a usage error.
+    """
+    from ecs_exec.cli.doctor_cmd import run_doctor
+
+    invocation = _invocation(ctx)
+    flags = _merged(
+        ctx,
+        cluster=cluster,
+        service=service,
+        task=task,
+        container=container,
+        transport=transport.value if transport is not None else None,
+        profile=profile,
+        region=region,
+        endpoint_url=endpoint_url,
+        sandbox=sandbox,
+        quiet=quiet,
+        debug=debug,
+    )
+    settings = build_settings(flags, invocation.console.environ, invocation.context)
+    invocation.exit_status = run_doctor(invocation, settings, flags, output=output.value)
 
 
 @app.command("cp")
@@ -392,6 +551,47 @@ def sandbox_cmd(
     )
 
 
+class _LazyCommand(click.Command):
+    """A command built on first use: `run` has some twenty options, and building them costs
+    every invocation ~5-10 ms although only `run` needs them. Parsing (``make_context``) and
+    the option list (``params``, read by the scope lock) come from the real command."""
+
+    def __init__(self, name: str, load: Callable[[], click.Command], *, help: str) -> None:
+        self._load: Callable[[], click.Command] | None = None  # click sets params first
+        super().__init__(name=name, help=help)
+        self._load = load
+        self._command: click.Command | None = None
+
+    def _real(self) -> click.Command:
+        if self._command is None:
+            assert self._load is not None
+            self._command = self._load()
+        return self._command
+
+    @property
+    def params(self) -> list[click.Parameter]:
+        return [] if self._load is None else self._real().params
+
+    @params.setter
+    def params(self, value: list[click.Parameter]) -> None:
+        pass  # click.Command.__init__ sets an empty list; the real command's are used
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        return self._real().make_context(info_name, args, parent=parent, **extra)
+
+
+def _run_command() -> click.Command:
+    from ecs_exec.cli.run_app import run_command
+
+    return run_command()
+
+
 class _LazyGroup(click.Group):
     """A subcommand group built on first use: typer spends ~10 ms building `context`'s
     six commands, which an exec never needs."""
@@ -424,6 +624,14 @@ def _context_group() -> click.Group:
 def build_command() -> click.Command:
     command = typer.main.get_command(app)
     assert isinstance(command, click.Group)
+    command.add_command(
+        _LazyCommand(
+            "run",
+            _run_command,
+            help="Start a task from a service or a task definition, exec into it, stop it "
+            "afterwards.",
+        )
+    )
     command.add_command(
         _LazyGroup(
             "context",

@@ -28,8 +28,10 @@ from ecs_exec.config import contexts_path
 
 #: How long an answer is reused (a few seconds: long enough for repeated Tabs).
 CACHE_SECONDS = 5.0
-#: The bound on a whole lookup, credentials included.
+#: The bound on a whole lookup, credentials included (``ECS_EXEC_COMPLETION_TIMEOUT``
+#: changes it, for a slow link or a slow machine).
 DEADLINE_SECONDS = 3.0
+DEADLINE_VAR = "ECS_EXEC_COMPLETION_TIMEOUT"
 #: At most this many pages of a list call (100 names each).
 MAX_PAGES = 5
 KINDS = ("cluster", "service", "task", "container")
@@ -159,8 +161,20 @@ def _bounded(fetch: Callable[[str, Scope], list[str]], kind: str, scope: Scope) 
 
     worker = threading.Thread(target=run, name="ecs-exec-complete", daemon=True)
     worker.start()
-    worker.join(DEADLINE_SECONDS)
+    worker.join(deadline_seconds())
     return result[0] if result else None
+
+
+def deadline_seconds() -> float:
+    """The lookup's bound: ``ECS_EXEC_COMPLETION_TIMEOUT`` when it is a positive number.
+
+    A bad value falls back to the default silently: completion never prints an error.
+    """
+    try:
+        value = float(os.environ.get(DEADLINE_VAR, ""))
+    except ValueError:
+        return DEADLINE_SECONDS
+    return value if 0 < value < 3600 else DEADLINE_SECONDS
 
 
 def fetch_names(kind: str, scope: Scope) -> list[str]:
@@ -206,8 +220,11 @@ def _ecs_client(scope: Scope) -> Any:
     region = scope.region or os.environ.get("AWS_REGION")
     if region:
         session.set_config_variable("region", region)
+    deadline = deadline_seconds()
     config = Config(
-        retries={"mode": "standard", "max_attempts": 1}, connect_timeout=1, read_timeout=2
+        retries={"mode": "standard", "max_attempts": 1},
+        connect_timeout=min(1.0, deadline),
+        read_timeout=deadline,
     )
     return session.create_client("ecs", endpoint_url=scope.endpoint_url, config=config)
 

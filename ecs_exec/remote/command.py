@@ -18,7 +18,10 @@ Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and b
    (ready) only now and the client sends no stdin before it sees it.
 3. A private ``mktemp -d`` directory holds FIFOs for stdin/stdout/stderr and the encoders'
    hand-offs. It is removed before the exit record is printed (below), and by an EXIT trap
-   on the other ways out (HUP turned into an exit so the trap runs).
+   on the other ways out (HUP turned into an exit so the trap runs). A cancelled session
+   (TerminateSession, the idle timeout) SIGKILLs the script itself, so no trap of its own
+   runs; the agent then closes the PTY and the kernel hangs up the script's helpers, and the
+   stdin reader, which lives until the end, removes the directory on that SIGHUP.
 4. Signals: the script and every helper it starts ignore SIGINT and SIGTERM (ignored
    dispositions are inherited, so the helpers are immune from their first instruction);
    only while the command runs does the script catch them instead (a caught signal is reset
@@ -71,7 +74,12 @@ Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and b
    :data:`CONFIRM_WAIT` seconds: a client that vanished does not keep the script for long), and
    exit with the status. The bound is a ``sleep`` the script waits for; the reader kills it
    when the confirmation comes (it learns its pid through the FIFO ``c``), so nothing is left
-   running (it sends SIGPIPE, the one signal death shells do not report). The wait matters: the
+   running (it sends SIGPIPE, the one signal death shells do not report). The reader repeats
+   the SIGPIPE each second until the ``sleep`` is gone: bash with an EXIT trap catches SIGPIPE,
+   and its forked child keeps that handler until it execs ``sleep``, so a signal that arrives
+   in between is swallowed (seen on a loaded machine when the confirmation came back at once).
+   The script's exit hangs up the reader in its pause (its stderr is /dev/null there, or the
+   shell would report the hung-up ``sleep``). The wait matters: the
    script is the session leader of the PTY, and when it exits the kernel hangs the terminal up,
    and a pty hangup flushes output the reader has not read yet (``pty_flush_buffer``), so a
    record written just before exiting could vanish on a busy machine, whatever pause came
@@ -215,6 +223,7 @@ j=$((j+1))
 done
 }
 i() {
+trap 'rm -rf "$d" || { sleep 1; rm -rf "$d"; }; exit 129' HUP
 if [ -n "$fb" ]; then h="bs=8 count=1 $fb"; else h="bs=1 count=8"; fi
 while l=$(dd $h 2>/dev/null); do
 l=${l##* }
@@ -234,7 +243,7 @@ fi;;
 esac
 done
 [ -z "$u" ] || kill -s PIPE $u 2>/dev/null
-read -r u <&8 && kill -s PIPE $u
+read -r u <&8 && kill -s PIPE $u && { while sleep 1 && kill -s PIPE $u; do :; done; } 2>/dev/null
 }
 w() {
 case $1 in

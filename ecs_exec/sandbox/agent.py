@@ -419,7 +419,7 @@ class AgentSession:
             self.process.close()
 
     async def terminate(self, *, notify_client: bool, keep_open: bool = False) -> None:
-        """TerminateSession, StopTask, idle timeout or sandbox shutdown: kill the process group.
+        """TerminateSession, StopTask, idle timeout or sandbox shutdown: end the command.
 
         Args:
             notify_client: send ``channel_closed`` (TerminateSession); False ends with no
@@ -437,9 +437,7 @@ class AgentSession:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._main
         if self.process is not None:
-            self.process.kill()
-            self.returncode = await self.process.reap(2.0)
-            self.process.close()
+            await self._end_process(cancel=notify_client)
         link, channel = self.link, self.channel
         if link is None:
             await self._stop_driver()
@@ -454,6 +452,27 @@ class AgentSession:
             await self._stop_driver()  # silent: nothing is sent, resends included
             if not self.silent:
                 link.abort("session terminated")
+
+    async def _end_process(self, *, cancel: bool) -> None:
+        """Kill the command: a cancelled session as the agent does, else the whole group.
+
+        A cancelled session (TerminateSession, idle timeout) kills the command alone and
+        closes the PTY, so what it started gets SIGHUP and may clean up (the one-off script
+        removes its temporary directory); what still runs after that is killed, as sandbox
+        hygiene. A stopped container or the sandbox's shutdown takes everything at once.
+        """
+        process = self.process
+        assert process is not None
+        if cancel:
+            process.kill_command()
+            process.close()
+            self.returncode = await process.reap(2.0)
+            if not await process.wait_group(2.0):
+                process.kill()
+        else:
+            process.kill()
+            self.returncode = await process.reap(2.0)
+            process.close()
 
     async def _stop_driver(self) -> None:
         """Hand what the channel queued to the link, then stop the timer and the writer."""

@@ -28,12 +28,11 @@ import base64
 import binascii
 import hashlib
 import json
-import secrets
-import time
 from collections.abc import Callable
 from typing import Any
 
-from ecs_exec.sandbox import kmsfake
+from ecs_exec.sandbox import kmsfake, tasks as lifecycle
+from ecs_exec.sandbox.apierror import ApiError, Body, Result, invalid
 from ecs_exec.sandbox.state import (
     Cluster,
     Container,
@@ -71,23 +70,9 @@ FAULT_DEFAULTS: dict[str, tuple[int, str]] = {
     "ServiceUnavailableException": (503, "Service Unavailable"),
 }
 
-Body = dict[str, Any]
-Result = tuple[int, Body]
-
-
-class ApiError(Exception):
-    """An AWS error response."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code, self.message, self.status = code, message, status
-
-    def response(self) -> Result:
-        return self.status, {"__type": self.code, "message": self.message}
-
 
 def _invalid(message: str) -> ApiError:
-    return ApiError("InvalidParameterException", message)
+    return invalid(message)
 
 
 def handle(target: str, body: Body, state: SandboxState) -> Result:
@@ -110,6 +95,7 @@ def handle(target: str, body: Body, state: SandboxState) -> Result:
         if fault is not None:
             raise _fault_error(fault, _IAM_PREFIX[prefix], operation, body, state)
         with state.lock:
+            lifecycle.advance(state)  # starting tasks move on with time (sandbox.tasks)
             return 200, handler(body, state)
     except ApiError as exc:
         return exc.response()
@@ -204,7 +190,7 @@ def _render_cluster(cluster: Cluster, include: list[str], state: SandboxState) -
         "clusterArn": cluster.arn,
         "clusterName": cluster.name,
         "status": cluster.status,
-        "registeredContainerInstancesCount": 0,
+        "registeredContainerInstancesCount": state.world.registered_instances(cluster.name),
         "runningTasksCount": sum(t.last_status == "RUNNING" for t in tasks),
         "pendingTasksCount": sum(t.last_status == "PENDING" for t in tasks),
         "activeServicesCount": sum(s.cluster == cluster.name for s in state.services),
@@ -216,6 +202,7 @@ def _render_cluster(cluster: Cluster, include: list[str], state: SandboxState) -
         config: Body = {"logging": "DEFAULT"}
         if cluster.kms_key_id:
             config["kmsKeyId"] = cluster.kms_key_id
+        config.update(state.world.cluster_fields(cluster.name, include))
         out["configuration"] = {"executeCommandConfiguration": config}
     if "SETTINGS" in include:
         out["settings"] = [{"name": "containerInsights", "value": "disabled"}]
@@ -250,6 +237,23 @@ def _render_service(service: Service, state: SandboxState) -> Body:
         "propagateTags": "NONE",
         "createdAt": service.created_at,
         "createdBy": state.caller_arn,
+        "deployments": [
+            {
+                "id": "ecs-svc/" + hashlib.sha256(service.arn.encode()).hexdigest()[:19],
+                "status": "PRIMARY",
+                "taskDefinition": service.task_definition,
+                "desiredCount": service.desired_count,
+                "launchType": service.launch_type,
+                "platformVersion": "LATEST",
+                "rolloutState": "COMPLETED",
+            }
+        ],
+        **(
+            {"networkConfiguration": service.network_configuration}
+            if service.network_configuration
+            else {}
+        ),
+        **state.world.service_fields.get(f"{service.cluster}/{service.name}", {}),
     }
 
 
@@ -271,6 +275,10 @@ def _render_container(task: Task, container: Container, index: int) -> Body:
         "healthStatus": "UNKNOWN",
         "cpu": "0",
     }
+    if container.reason is not None:
+        out["reason"] = container.reason
+    if container.exit_code is not None:
+        out["exitCode"] = container.exit_code
     if container.managed_agents:
         agents = []
         for agent in container.managed_agents:
@@ -304,7 +312,7 @@ def _render_task(task: Task, state: SandboxState) -> Body:
         "version": 4,
         "attachments": [],
         "attributes": [{"name": "ecs.cpu-architecture", "value": "x86_64"}],
-        "tags": [],
+        "tags": task.tags,
         "ephemeralStorage": {"sizeInGiB": 20},
         "overrides": {
             "containerOverrides": [{"name": c.name} for c in task.containers],
@@ -326,6 +334,7 @@ def _render_task(task: Task, state: SandboxState) -> Body:
         "stoppingAt": task.stopped_at if task.desired_status == "STOPPED" else None,
     }
     out.update({k: v for k, v in optional.items() if v is not None})
+    state.world.decorate_task(out, task.task_id)
     return out
 
 
@@ -350,13 +359,14 @@ def _render_task_definition(td: TaskDefinition, state: SandboxState) -> Body:
         ):
             if value is not None:
                 item[key] = value
+        item.update(state.world.container_fields.get(f"{td.family}:{td.revision}/{d.name}", {}))
         containers.append(item)
     return {
         "taskDefinitionArn": td.arn,
         "family": td.family,
         "revision": td.revision,
         "containerDefinitions": containers,
-        "status": "ACTIVE",
+        "status": td.status,
         "networkMode": td.network_mode,
         "cpu": td.cpu,
         "memory": td.memory,
@@ -366,6 +376,7 @@ def _render_task_definition(td: TaskDefinition, state: SandboxState) -> Body:
         "placementConstraints": [],
         "registeredAt": 1714550000.0,
         "registeredBy": state.caller_arn,
+        **state.world.task_definition_fields.get(f"{td.family}:{td.revision}", {}),
     }
 
 
@@ -466,7 +477,10 @@ def describe_tasks(body: Body, state: SandboxState) -> Body:
         if task is None or task.cluster != cluster.name:
             failures.append({"arn": _task_ref_arn(cluster, ref, state), "reason": "MISSING"})
         else:
-            tasks.append(_render_task(task, state))
+            rendered = _render_task(task, state)
+            if "TAGS" not in (body.get("include") or []):
+                rendered["tags"] = []  # as ECS: tags only when asked for
+            tasks.append(rendered)
     return {"tasks": tasks, "failures": failures}
 
 
@@ -474,7 +488,8 @@ def describe_task_definition(body: Body, state: SandboxState) -> Body:
     td = state.find_task_definition(str(body.get("taskDefinition", "")))
     if td is None:
         raise ApiError("ClientException", "Unable to describe task definition.")
-    return {"taskDefinition": _render_task_definition(td, state), "tags": []}
+    tags = td.tags if "TAGS" in (body.get("include") or []) else []
+    return {"taskDefinition": _render_task_definition(td, state), "tags": tags}
 
 
 def execute_command(body: Body, state: SandboxState) -> Body:
@@ -528,68 +543,6 @@ def execute_command(body: Body, state: SandboxState) -> Body:
         },
         "taskArn": task.task_arn,
     }
-
-
-def run_task(body: Body, state: SandboxState) -> Body:
-    cluster = _cluster(body, state)
-    td = state.find_task_definition(str(body.get("taskDefinition", "")))
-    if td is None:
-        raise _invalid("TaskDefinition not found.")
-    count = body.get("count", 1)
-    if not isinstance(count, int) or not 1 <= count <= 10:
-        raise _invalid("count must be between 1 and 10.")  # sandbox wording
-    exec_enabled = bool(body.get("enableExecuteCommand", False))
-    overrides = {o["name"]: o for o in (body.get("overrides") or {}).get("containerOverrides", [])}
-    now = time.time()
-    tasks = []
-    for _ in range(count):
-        task_arn = state.arn("ecs", f"task/{cluster.name}/{secrets.token_hex(16)}")
-        containers = []
-        for definition in td.container_definitions:
-            container = state.new_container(
-                task_arn, definition, agent_status="RUNNING" if exec_enabled else None
-            )
-            for agent in container.managed_agents:
-                agent.last_started_at = now
-            override = overrides.get(definition.name, {})
-            container.environment.update(
-                {e["name"]: e.get("value", "") for e in override.get("environment", [])}
-            )
-            containers.append(container)
-        task = Task(
-            task_arn=task_arn,
-            cluster=cluster.name,
-            task_definition_arn=td.arn,
-            containers=containers,
-            group=str(body.get("group") or f"family:{td.family}"),
-            started_by=body.get("startedBy"),
-            enable_execute_command=exec_enabled,
-            launch_type=str(body.get("launchType") or "FARGATE"),
-            started_at=now,
-            created_at=now,
-        )
-        state.tasks.append(task)
-        tasks.append(_render_task(task, state))
-    return {"tasks": tasks, "failures": []}
-
-
-def stop_task(body: Body, state: SandboxState) -> Body:
-    cluster = _cluster(body, state)
-    task = _task(cluster, str(body.get("task", "")), state)
-    if task is None or task.cluster != cluster.name:
-        raise _invalid("The referenced task was not found.")
-    now = time.time()
-    task.desired_status = task.last_status = "STOPPED"
-    task.stopped_at = now
-    task.stopped_reason = str(body.get("reason") or "Task stopped by user")
-    task.stop_code = "UserInitiated"
-    for container in task.containers:
-        container.last_status = "STOPPED"
-        for agent in container.managed_agents:
-            agent.last_status = "STOPPED"
-    # The agent dies with the container; its sessions end with it.
-    state.sessions.terminate_task_sessions(task.task_arn)
-    return {"task": _render_task(task, state)}
 
 
 # -- SSM -------------------------------------------------------------------------------------
@@ -687,8 +640,17 @@ _HANDLERS: dict[str, dict[str, Callable[[Body, SandboxState], Body]]] = {
         "DescribeTasks": describe_tasks,
         "DescribeTaskDefinition": describe_task_definition,
         "ExecuteCommand": execute_command,
-        "RunTask": run_task,
-        "StopTask": stop_task,
+        "RunTask": lambda body, state: lifecycle.run_task(body, state, _render_task),
+        "StopTask": lambda body, state: lifecycle.stop_task(body, state, _render_task),
+        "RegisterTaskDefinition": lambda body, state: lifecycle.register_task_definition(
+            body, state, _render_task_definition
+        ),
+        "DeregisterTaskDefinition": lambda body, state: lifecycle.deregister_task_definition(
+            body, state, _render_task_definition
+        ),
+        "ListTaskDefinitions": lambda body, state: lifecycle.list_task_definitions(
+            body, state, _page
+        ),
     },
     SSM_PREFIX: {"ResumeSession": resume_session, "TerminateSession": terminate_session},
     KMS_PREFIX: {"GenerateDataKey": generate_data_key, "Decrypt": decrypt},

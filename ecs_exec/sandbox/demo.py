@@ -24,6 +24,16 @@ cluster ``secure`` (executeCommandConfiguration.kmsKeyId = ``SECURE_KMS_KEY_ARN`
 cluster ``staging``
     service ``web`` (``web-staging:1``, container ``app``): ``STAGING_WEB_EXEC_DISABLED``;
     nothing in ``staging`` can take an exec session.
+clusters ``broken``, ``broken-kms``, ``broken-logs``
+    one task per failure ``ecs-exec doctor`` finds, and what the clusters above need to pass
+    its checks: see :mod:`ecs_exec.sandbox.demo_broken`.
+
+Every service has an awsvpc network configuration, so ``ecs-exec run --service-name`` works
+out of the box: ``demo``'s services use the private subnets ``DEMO_SUBNETS`` (behind a NAT
+gateway) and security group ``DEMO_SECURITY_GROUP``, no public IP; ``secure`` and ``staging``
+get theirs from :mod:`ecs_exec.sandbox.demo_broken` (an ssmmessages VPC endpoint for
+``secure``, a public subnet for ``staging``). ``demo`` also has one EC2 container instance
+(2 vCPU, 3840 MiB) for ``--launch-type EC2``.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ecs_exec.sandbox.demo_broken import with_doctor_world
 from ecs_exec.sandbox.state import DEFAULT_ACCOUNT, DEFAULT_REGION, SandboxState
 
 WEB_READY_1 = "0b3c9d7e5f1a4b2c8d6e0f9a7b5c3d11"
@@ -45,7 +56,8 @@ STAGING_WEB_EXEC_DISABLED = "7c0d0e4fca8b4c9df4df7a6bec2dae88"
 SECURE_KMS_KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 SECURE_KMS_KEY_ARN = f"arn:aws:kms:{DEFAULT_REGION}:{DEFAULT_ACCOUNT}:key/{SECURE_KMS_KEY_ID}"
 
-#: Every task id of the demo, ready or not.
+#: Every task id of clusters demo, secure and staging, ready or not (the broken clusters' ids
+#: are in ``demo_broken.BROKEN_FINDINGS``).
 ALL_TASK_IDS = (
     WEB_READY_1,
     WEB_READY_2,
@@ -56,6 +68,17 @@ ALL_TASK_IDS = (
     SECURE_API_READY,
     STAGING_WEB_EXEC_DISABLED,
 )
+
+DEMO_VPC = "vpc-0de000000000000a1"
+DEMO_SUBNETS = ("subnet-0de00000000000a01", "subnet-0de00000000000b02")
+DEMO_SECURITY_GROUP = "sg-0de0000000000c001"
+_NETWORK = {
+    "awsvpcConfiguration": {
+        "subnets": list(DEMO_SUBNETS),
+        "securityGroups": [DEMO_SECURITY_GROUP],
+        "assignPublicIp": "DISABLED",
+    }
+}
 
 _STARTED = 1714564800.0  # 2024-05-01T12:00:00Z
 
@@ -84,11 +107,16 @@ DEMO_STATE: dict[str, Any] = {
     "accountId": DEFAULT_ACCOUNT,
     "region": DEFAULT_REGION,
     "clusters": [
-        {"clusterName": "demo"},
+        {"clusterName": "demo", "containerInstances": [{"cpu": 2048, "memory": 3840}]},
         {"clusterName": "secure", "executeCommandConfiguration": {"kmsKeyId": SECURE_KMS_KEY_ARN}},
         {"clusterName": "staging"},
     ],
     "kmsKeys": [SECURE_KMS_KEY_ARN],
+    "subnets": [
+        {"subnetId": subnet, "vpcId": DEMO_VPC, "availabilityZone": f"{DEFAULT_REGION}{zone}"}
+        for subnet, zone in zip(DEMO_SUBNETS, "ab", strict=True)
+    ],
+    "securityGroups": [{"groupId": DEMO_SECURITY_GROUP, "vpcId": DEMO_VPC}],
     "taskDefinitions": [
         {
             "family": "web",
@@ -145,9 +173,24 @@ DEMO_STATE: dict[str, Any] = {
         },
     ],
     "services": [
-        {"serviceName": "web", "cluster": "demo", "taskDefinition": "web:3", "desiredCount": 4},
-        {"serviceName": "worker", "cluster": "demo", "taskDefinition": "worker:1"},
-        {"serviceName": "api", "cluster": "secure", "taskDefinition": "api:2"},
+        {
+            "serviceName": "web",
+            "cluster": "demo",
+            "taskDefinition": "web:3",
+            "desiredCount": 4,
+            "networkConfiguration": _NETWORK,
+        },
+        {
+            "serviceName": "worker",
+            "cluster": "demo",
+            "taskDefinition": "worker:1",
+            "networkConfiguration": _NETWORK,
+        },
+        {
+            "serviceName": "api",
+            "cluster": "secure",
+            "taskDefinition": "api:2",
+        },
         {
             "serviceName": "web",
             "cluster": "staging",
@@ -200,6 +243,8 @@ DEMO_STATE: dict[str, Any] = {
     ],
     "faults": {},
 }
+# The roles, networks, log groups and keys doctor checks, and the clusters that fail them.
+DEMO_STATE = with_doctor_world(DEMO_STATE)
 
 
 def demo_state_dict() -> dict[str, Any]:

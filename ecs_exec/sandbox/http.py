@@ -1,8 +1,10 @@
 """The sandbox's AWS endpoint: ``POST /`` with a JSON body and ``X-Amz-Target``, on loopback.
 
-One endpoint serves ECS, SSM and KMS, as ``api.handle`` dispatches on the target prefix, so a
-client points every service's ``endpoint_url`` at ``SandboxHttpServer.url``. Signatures are not
-checked (any credentials work) but an ``Authorization`` header must be present, as AWS requires.
+One endpoint serves ECS, SSM, KMS and Logs, as ``inspectapi.handle`` and ``api.handle`` dispatch
+on the target prefix, and STS, IAM and EC2 (form-encoded query requests answered in XML, see
+``querywire``), so a client points every service's ``endpoint_url`` at
+``SandboxHttpServer.url``. Signatures are not checked (any credentials work) but an
+``Authorization`` header must be present, as AWS requires.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ecs_exec.sandbox import api
+from ecs_exec.sandbox import ec2api, iamapi, inspectapi, querywire
 from ecs_exec.sandbox.state import SandboxState
 
 _CONTENT_TYPE = "application/x-amz-json-1.1"
 _MAX_BODY = 16 * 1024 * 1024
+#: The query-protocol services (STS, IAM, EC2), answered in XML.
+_QUERY_HANDLERS = {**iamapi.HANDLERS, **ec2api.HANDLERS}
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         raw = self.rfile.read(length)
+        # JSON requests name their operation in X-Amz-Target; query ones in the form body.
+        if "X-Amz-Target" not in self.headers and querywire.is_query(
+            self.headers.get("Content-Type")
+        ):
+            self._answer_query(raw)
+            return
         target = self.headers.get("X-Amz-Target", "")
         body: dict[str, Any] = {}
         status: int
@@ -107,7 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             else:
                 try:
-                    status, response = api.handle(target, body, self.server.state)
+                    status, response = inspectapi.handle(target, body, self.server.state)
                 except Exception as exc:  # a sandbox bug must still answer, as a 500
                     status, response = 500, {"__type": "InternalFailure", "message": repr(exc)}
         self.server.log.append(
@@ -116,6 +126,21 @@ class _Handler(BaseHTTPRequestHandler):
             )
         )
         self._reply(status, response)
+
+    def _answer_query(self, raw: bytes) -> None:
+        reply = querywire.handle(
+            raw, self.headers.get("Authorization") or "", self.server.state, _QUERY_HANDLERS
+        )
+        target = f"{reply.service}.{reply.action}"
+        self.server.log.append(
+            RequestRecord(target, reply.action, dict(reply.params), reply.status)
+        )
+        self.send_response(reply.status)
+        self.send_header("Content-Type", querywire.XML_CONTENT_TYPE)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.send_header("x-amzn-RequestId", reply.request_id)
+        self.end_headers()
+        self.wfile.write(reply.body)
 
     def do_GET(self) -> None:
         self._reply(404, {"__type": "UnknownOperationException", "message": "POST only"})
@@ -180,6 +205,13 @@ class SandboxHttpServer:
         self._port = port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    def replace_state(self, state: SandboxState) -> None:
+        """Serve another world from the next request on (tests switch worlds this way
+        instead of starting a server, and clients, per world)."""
+        self.state = state
+        if self._server is not None:
+            self._server.state = state
 
     def start(self) -> SandboxHttpServer:
         if self._server is not None:

@@ -14,6 +14,7 @@ took every byte, which is the input backpressure (the agent acks input after wri
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import fcntl
 import logging
@@ -38,18 +39,25 @@ class CommandStartError(Exception):
     """The command cannot start: unbalanced quote, empty, not found, not executable."""
 
 
-def command_environment(environment: Mapping[str, str], *, path: str, home: str) -> dict[str, str]:
+def command_environment(
+    environment: Mapping[str, str], *, path: str, home: str, tmpdir: str | None = None
+) -> dict[str, str]:
     """The child's environment: the container's, plus what the agent adds.
 
     Args:
         environment: the container's environment variables.
         path: the PATH to use (host PATH, or the busybox applet directory).
         home: HOME when the container does not set one.
+        tmpdir: TMPDIR when the container does not set one: the sandbox's stand-in for the
+            container's own /tmp, so what a command leaves there is visible (and removed with
+            the sandbox) instead of mixing with the host's /tmp.
     """
     env = dict(environment)
     env["TERM"] = TERM
     env.setdefault("LANG", DEFAULT_LANG)
     env.setdefault("HOME", home)
+    if tmpdir is not None:
+        env.setdefault("TMPDIR", tmpdir)
     env["PATH"] = path
     return env
 
@@ -86,6 +94,31 @@ def _set_controlling_tty() -> None:  # pragma: no cover - runs in the child
 
 def _set_winsize(fd: int, cols: int, rows: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process group has a member that is not a zombie.
+
+    ``killpg(pgid, 0)`` also succeeds for zombies, which an init that does not reap (as in
+    some containers) leaves behind, so /proc tells.
+    """
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
 
 
 class PtyProcess:
@@ -254,6 +287,30 @@ class PtyProcess:
         except (ProcessLookupError, PermissionError):
             pass
 
+    def kill_command(self) -> None:
+        """SIGKILL the command alone, as the agent does when a session is cancelled.
+
+        The agent calls Go's ``Process.Kill()`` on the process it started and then closes the
+        PTY (amazon-ssm-agent agent/session/shell/shell.go); what the command started is not
+        killed but hung up: the kernel sends SIGHUP to the terminal's foreground group when
+        its session leader dies. See docs/agent.md.
+        """
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            self._proc.kill()
+
+    async def wait_group(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` until no live process is left in the command's group.
+
+        Returns:
+            True if the group emptied in time.
+        """
+        deadline = time.monotonic() + seconds
+        while group_alive(self.pid):
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.01)  # no event tells that a group emptied
+        return True
+
     async def reap(self, seconds: float) -> int | None:
         """Wait up to ``seconds`` for the exit status without blocking the loop."""
         deadline = time.monotonic() + seconds
@@ -298,9 +355,15 @@ class Launcher:
     """
 
     def __init__(
-        self, *, scratch: str, busybox_path: str | None, host_path: str | None = None
+        self,
+        *,
+        scratch: str,
+        busybox_path: str | None,
+        host_path: str | None = None,
+        tmpdir: str | None = None,
     ) -> None:
         self.scratch = scratch
+        self.tmpdir = tmpdir
         self.busybox_path = busybox_path
         self.host_path = host_path if host_path is not None else os.environ.get("PATH", "")
 
@@ -330,12 +393,17 @@ class Launcher:
             # A PATH in the container's environment wins, as in a task definition.
             path = environment.get("PATH") or self.host_path
         cwd = working_directory or "/"
+        if not os.path.isabs(cwd):
+            # A relative one (a generated fleet's, sandbox/fleet.py) is the container's own
+            # directory under the scratch directory, so tasks can be told apart.
+            cwd = os.path.join(self.scratch, cwd)
+            os.makedirs(cwd, exist_ok=True)
         if not os.path.isdir(cwd):
             # The container's directory (e.g. /srv/app) rarely exists on the host.
             logger.debug("working directory %s does not exist here; using %s", cwd, self.scratch)
             cwd = self.scratch
-        env = command_environment(environment, path=path, home=self.scratch)
+        env = command_environment(environment, path=path, home=self.scratch, tmpdir=self.tmpdir)
         return PtyProcess.start(command, environment=env, cwd=cwd)
 
 
-__all__ = ["CommandStartError", "Launcher", "PtyProcess", "command_environment"]
+__all__ = ["CommandStartError", "Launcher", "PtyProcess", "command_environment", "group_alive"]

@@ -224,6 +224,8 @@ class Sandbox:
         websocket_url: the data-channel server, ``ws://127.0.0.1:PORT``.
         state: the world; ``state.sessions`` is the exec-session registry.
         requests: the HTTP request log.
+        tmpdir: the containers' TMPDIR (unless a container sets its own), a stand-in for a
+            container's /tmp: what sessions leave there shows.
     """
 
     def __init__(
@@ -234,8 +236,10 @@ class Sandbox:
         websocket_url: str,
         agents: _AgentServer,
         loop: asyncio.AbstractEventLoop,
+        tmpdir: Path,
     ) -> None:
         self.state = state
+        self.tmpdir = tmpdir
         self.endpoint_url = http.url
         self.websocket_url = websocket_url
         self.requests: RequestLog = http.log
@@ -327,11 +331,17 @@ def running_sandbox(
     if state is None:
         state = load_state(state_file) if state_file is not None else demo_state()
     options = agent_options or AgentOptions(fast=fast)
+    if options.fast:
+        from ecs_exec.sandbox.tasks import FAST_TASK_DELAYS
+
+        state.task_delays = FAST_TASK_DELAYS
     scratch = tempfile.mkdtemp(prefix="ecs-exec-sandbox-")
     busybox = BusyboxPath(root=scratch)
     home = Path(scratch, "home")
     home.mkdir()
-    launcher = Launcher(scratch=str(home), busybox_path=busybox.path)
+    tmp = Path(scratch, "tmp")
+    tmp.mkdir()
+    launcher = Launcher(scratch=str(home), busybox_path=busybox.path, tmpdir=str(tmp))
     log = FrameLog(frame_log) if frame_log is not None else None
     agents = _AgentServer(state, options=options, launcher=launcher, frame_log=log)
     loop = asyncio.new_event_loop()
@@ -378,7 +388,14 @@ def running_sandbox(
         state.ws_base_url = websocket_url
         state.sessions.add_terminate_listener(listener)
         http.start()
-        yield Sandbox(state=state, http=http, websocket_url=websocket_url, agents=agents, loop=loop)
+        yield Sandbox(
+            state=state,
+            http=http,
+            websocket_url=websocket_url,
+            agents=agents,
+            loop=loop,
+            tmpdir=tmp,
+        )
     finally:
         state.sessions.remove_terminate_listener(listener)
         http.stop()

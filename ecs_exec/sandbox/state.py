@@ -20,6 +20,9 @@ The JSON state file uses the ECS API's own camelCase names so that a state file 
                 "containers": [{"name": "app", "agentStatus": "RUNNING"}]}],
      "kmsKeys": ["arn:aws:kms:..."], "faults": {"api": {...}, "session": {...}}}
 
+A ``fleets`` entry generates a service with N tasks (:mod:`.fleet`); an API fault with
+``ratePerSecond`` is a rate limit (:mod:`.ratelimit`).
+
 Sandbox-only fields (``sandbox``, ``environment``/``workingDirectory`` on task containers) never
 appear in an API response; the agent side reads them to decide how to run a command.
 """
@@ -30,6 +33,7 @@ import hashlib
 import json
 import secrets
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +42,9 @@ from pathlib import Path
 from typing import Any
 
 from ecs_exec.errors import ConfigurationError
+from ecs_exec.sandbox.fleet import expand_fleets
+from ecs_exec.sandbox.ratelimit import rate_allows
+from ecs_exec.sandbox.world import World, dump_world, load_world
 
 AGENT_NAME = "ExecuteCommandAgent"
 DEFAULT_ACCOUNT = "123456789012"
@@ -78,6 +85,10 @@ class TaskDefinition:
     memory: str = "512"
     network_mode: str = "awsvpc"
     requires_compatibilities: list[str] = field(default_factory=lambda: ["FARGATE"])
+    status: str = "ACTIVE"  #: INACTIVE once deregistered (sandbox.tasks)
+    tags: list[dict[str, str]] = field(default_factory=list)
+    #: RegisterTaskDefinition's request as sent (its fields the dataclass does not model).
+    registered: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -86,6 +97,8 @@ class Cluster:
     arn: str = ""
     status: str = "ACTIVE"
     kms_key_id: str | None = None
+    #: EC2 capacity, ``[{"cpu": 2048, "memory": 3840}]`` per instance (sandbox.tasks).
+    container_instances: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -99,6 +112,7 @@ class Service:
     launch_type: str = "FARGATE"
     status: str = "ACTIVE"
     created_at: float = 1714560000.0
+    network_configuration: dict[str, Any] | None = None  #: as ECS renders it
 
 
 @dataclass
@@ -118,6 +132,8 @@ class Container:
     environment: dict[str, str] = field(default_factory=dict)
     working_directory: str | None = None
     sandbox: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+    exit_code: int | None = None
 
     @property
     def agent(self) -> ManagedAgent | None:
@@ -146,6 +162,9 @@ class Task:
     stopped_at: float | None = None
     stopped_reason: str | None = None
     stop_code: str | None = None
+    tags: list[dict[str, str]] = field(default_factory=list)
+    #: The start-up timeline of a task RunTask started (``sandbox.tasks.Launch``).
+    launch: Any = None
 
     @property
     def task_id(self) -> str:
@@ -354,6 +373,16 @@ class SandboxState:
     kms_keys: list[str] = field(default_factory=list)
     faults: dict[str, Any] = field(default_factory=dict)
     sessions: SessionRegistry = field(default_factory=SessionRegistry)
+    #: token buckets of rate-limited API faults (``ratelimit``), by operation
+    rate_buckets: dict[str, list[float]] = field(default_factory=dict, repr=False)
+    world: World = field(default_factory=World)  # IAM, VPC, logs...: see sandbox/world.py
+    #: EC2 resources RunTask checks, by id: ``{"vpcId": ...}`` (state file: subnets,
+    #: securityGroups, with subnetId / groupId).
+    subnets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    security_groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Seconds a RunTask task spends PROVISIONING, PENDING, and RUNNING before its exec
+    #: agent runs (``running_sandbox(fast=True)`` shortens them).
+    task_delays: tuple[float, float, float] = (2.0, 3.0, 2.0)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- ARNs -----------------------------------------------------------------------------
@@ -363,6 +392,9 @@ class SandboxState:
 
     @property
     def caller_arn(self) -> str:
+        role = self.world.caller_role
+        if role is not None:  # a session of that role, named after the user
+            return f"arn:aws:sts::{self.account_id}:assumed-role/{role}/{self.user_name}"
         return f"arn:aws:iam::{self.account_id}:user/{self.user_name}"
 
     @property
@@ -389,6 +421,7 @@ class SandboxState:
         matches = [td for td in self.task_definitions.values() if td.family == family]
         if revision:
             return next((td for td in matches if str(td.revision) == revision), None)
+        matches = [td for td in matches if td.status == "ACTIVE"]  # as ECS: latest ACTIVE
         return max(matches, key=lambda td: td.revision, default=None)
 
     def fault_settings(self, kind: str) -> dict[str, Any]:
@@ -409,6 +442,10 @@ class SandboxState:
                 fault = api.get(key)
                 if not isinstance(fault, dict):
                     continue
+                if "ratePerSecond" in fault:
+                    if rate_allows(self.rate_buckets, key, fault, time.monotonic()):
+                        continue
+                    return dict(fault)
                 times = int(fault.get("times", -1))
                 if times == 0:
                     continue
@@ -469,6 +506,7 @@ def env_to_api(env: Mapping[str, str]) -> list[dict[str, str]]:
 
 
 def _load(data: Mapping[str, Any]) -> SandboxState:
+    data = expand_fleets(data)
     state = SandboxState(
         account_id=str(data.get("accountId", DEFAULT_ACCOUNT)),
         region=str(data.get("region", DEFAULT_REGION)),
@@ -486,7 +524,10 @@ def _load(data: Mapping[str, Any]) -> SandboxState:
             arn=state.arn("ecs", f"cluster/{name}"),
             status=str(item.get("status", "ACTIVE")),
             kms_key_id=config.get("kmsKeyId"),
+            container_instances=list(item.get("containerInstances", [])),
         )
+    state.subnets = {str(s["subnetId"]): dict(s) for s in data.get("subnets", [])}
+    state.security_groups = {str(g["groupId"]): dict(g) for g in data.get("securityGroups", [])}
     for item in data.get("taskDefinitions", []):
         family, revision = str(item["family"]), int(item.get("revision", 1))
         td = TaskDefinition(
@@ -504,6 +545,8 @@ def _load(data: Mapping[str, Any]) -> SandboxState:
         state.services.append(_service(state, item))
     for item in data.get("tasks", []):
         state.tasks.append(_task(state, item))
+    state.world, keys = load_world(data, state.account_id, state.region, state.user_name)
+    state.kms_keys.extend(k for k in keys if k not in state.kms_keys)
     return state
 
 
@@ -547,6 +590,7 @@ def _service(state: SandboxState, item: Mapping[str, Any]) -> Service:
         launch_type=str(item.get("launchType", "FARGATE")),
         status=str(item.get("status", "ACTIVE")),
         created_at=float(item.get("createdAt", 1714560000.0)),
+        network_configuration=item.get("networkConfiguration"),
     )
 
 
@@ -649,7 +693,7 @@ def _dump(state: SandboxState) -> dict[str, Any]:
             "containers": containers,
         }
 
-    return {
+    out: dict[str, Any] = {
         "accountId": state.account_id,
         "region": state.region,
         "userName": state.user_name,
@@ -658,9 +702,12 @@ def _dump(state: SandboxState) -> dict[str, Any]:
                 "clusterName": c.name,
                 "status": c.status,
                 "executeCommandConfiguration": ({"kmsKeyId": c.kms_key_id} if c.kms_key_id else {}),
+                "containerInstances": c.container_instances,
             }
             for c in state.clusters.values()
         ],
+        "subnets": list(state.subnets.values()),
+        "securityGroups": list(state.security_groups.values()),
         "taskDefinitions": [
             {
                 "family": td.family,
@@ -683,6 +730,7 @@ def _dump(state: SandboxState) -> dict[str, Any]:
                 "launchType": s.launch_type,
                 "status": s.status,
                 "createdAt": s.created_at,
+                "networkConfiguration": s.network_configuration,
             }
             for s in state.services
         ],
@@ -690,6 +738,8 @@ def _dump(state: SandboxState) -> dict[str, Any]:
         "kmsKeys": list(state.kms_keys),
         "faults": json.loads(json.dumps(state.faults)),
     }
+    dump_world(state.world, out)
+    return out
 
 
 def load_state(path: str | Path) -> SandboxState:

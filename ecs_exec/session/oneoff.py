@@ -28,6 +28,8 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
 
 from ecs_exec.errors import ConfigurationError, EcsExecError, SessionEndedError
 from ecs_exec.local.stdio import OutputWriter, StdinReader
@@ -47,6 +49,16 @@ from ecs_exec.session.loop import Ended, Policy
 from ecs_exec.transports.base import RemoteStream
 
 logger = logging.getLogger("ecs_exec.oneoff")
+
+
+class OutputSink(Protocol):
+    """Where a stream of the command goes: ``OutputWriter`` on a descriptor, or a fan-out
+    sink; ``write`` waits while the sink is full (that is the flow control)."""
+
+    async def write(self, data: bytes) -> None: ...
+
+    async def close(self) -> None: ...
+
 
 #: How often a running one-off sends a heartbeat (and gets one back): ECS Exec ends sessions
 #: after 20 minutes without traffic, which a silent command (a migration, a sleep) would
@@ -94,6 +106,9 @@ class OneoffProtocol:
         noise_to_stderr: show bytes outside records on stderr (off for the plugin, whose
             banners are filtered elsewhere).
         heartbeat: seconds between heartbeats; default :func:`heartbeat_seconds`.
+        stdout, stderr: where the command's streams go instead of the console's descriptors
+            (the fan-out's per-task sinks).
+        stdin: what to stream instead of the console's stdin (the fan-out's spool).
     """
 
     def __init__(
@@ -106,6 +121,9 @@ class OneoffProtocol:
         attach_stdin: bool,
         noise_to_stderr: bool = True,
         heartbeat: float | None = None,
+        stdout: OutputSink | None = None,
+        stderr: OutputSink | None = None,
+        stdin: Callable[[], AsyncIterator[bytes]] | None = None,
     ) -> None:
         self.stream = stream
         self.console = console
@@ -114,8 +132,9 @@ class OneoffProtocol:
         self.attach_stdin = attach_stdin
         self.noise_to_stderr = noise_to_stderr
         self.heartbeat = heartbeat if heartbeat is not None else heartbeat_seconds()
-        self.stdout = OutputWriter(console.stdout_fd)
-        self.stderr = OutputWriter(console.stderr_fd)
+        self.stdout: OutputSink = stdout or OutputWriter(console.stdout_fd)
+        self.stderr: OutputSink = stderr or OutputWriter(console.stderr_fd)
+        self.stdin_source = stdin
         #: Set once the script is ready for stdin and control frames.
         self.ready = asyncio.Event()
         #: Set once the exit record arrived (``exit_code`` is then its status).
@@ -148,7 +167,11 @@ class OneoffProtocol:
     async def pump_input(self) -> None:
         """Stream local stdin as frames once the script is ready, then EOF."""
         await self.ready.wait()
-        if self.attach_stdin:
+        if self.attach_stdin and self.stdin_source is not None:
+            async for chunk in self.stdin_source():
+                for frame in self.encoder.encode(chunk):
+                    await self.stream.send(frame)
+        elif self.attach_stdin:
             reader = StdinReader(self.console.stdin_fd)
             try:
                 async for chunk in reader:

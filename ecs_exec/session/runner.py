@@ -7,8 +7,10 @@ Knows nothing of typer: the CLI builds an ``ExecRequest`` and a ``Console`` and 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,12 +20,13 @@ from ecs_exec.aws.ecs import EcsApi, ExecSession
 from ecs_exec.aws.resolve import ExecTarget, Resolver, TargetSpec, TaskPicker
 from ecs_exec.errors import ConfigurationError, EcsExecError, TaskStoppedError, UsageError
 from ecs_exec.local.terminal import Console
-from ecs_exec.session.loop import Policy, SessionEnd, Warn, run_session
+from ecs_exec.session.loop import Policy, Pump, SessionEnd, Warn, run_session
 from ecs_exec.timing import dump as dump_timings, mark
 from ecs_exec.transports.base import RemoteStream
 
 if TYPE_CHECKING:
     from ecs_exec.remote.command import StdinMode
+    from ecs_exec.session.oneoff import OutputSink
 
 logger = logging.getLogger("ecs_exec.session.runner")
 
@@ -138,15 +141,53 @@ def run_exec(
     api = EcsApi(clients.ecs, profile=clients.settings.profile)
     target = Resolver(api, picker=picker).resolve(spec)
     mark("resolved")
-    from ecs_exec.remote import new_nonce
-
-    nonce = new_nonce()
     poll = task_poll_seconds()
     from ecs_exec.session.oneoff import heartbeat_seconds
 
     heartbeat = heartbeat_seconds()
-    command = _build_command(request, nonce)
     check_before_session(request, console)
+    started = start_session(clients, api, target, request, warn=warn)
+    try:
+        return asyncio.run(
+            run_started(
+                clients, api, target, started, request, console, poll=poll, heartbeat=heartbeat
+            )
+        )
+    except BaseException:
+        started.end.terminate_now()  # a failure before the loop took charge (it settles it)
+        raise
+    finally:
+        mark("end")
+        dump_timings()
+
+
+@dataclass(frozen=True)
+class StartedSession:
+    """A session ExecuteCommand started: the nonce of its command, and the promise to end it."""
+
+    session: ExecSession
+    nonce: str
+    end: SessionEnd
+
+
+def start_session(
+    clients: AwsClients,
+    api: EcsApi,
+    target: ExecTarget,
+    request: ExecRequest,
+    *,
+    warn: Warn,
+) -> StartedSession:
+    """Build the command and call ExecuteCommand (blocking); from here the session must be
+    ended on every way out (``run_started``, else ``end.terminate_now``).
+
+    Raises:
+        AwsError: ExecuteCommand failed (ThrottledError when throttled).
+    """
+    from ecs_exec.remote import new_nonce
+
+    nonce = new_nonce()
+    command = _build_command(request, nonce)
     session = api.execute_command(
         cluster=target.cluster,
         task_arn=target.task.arn,
@@ -162,18 +203,31 @@ def run_exec(
         ),
         warn=warn,
     )
-    try:
-        return asyncio.run(
-            _run_session(
-                clients, api, target, session, request, console, nonce, poll, heartbeat, end
-            )
-        )
-    except BaseException:
-        end.terminate_now()  # a failure before the loop took charge (it settles ``end``)
-        raise
-    finally:
-        mark("end")
-        dump_timings()
+    return StartedSession(session=session, nonce=nonce, end=end)
+
+
+@dataclass(frozen=True)
+class SessionIO:
+    """A one-off session's local side when it is not the console's (the fan-out runs many
+    sessions in one loop: each writes to its own sinks, reads a shared spool, and leaves
+    signals and the task check to the fan-out).
+
+    Args:
+        stdout, stderr: sinks for the command's streams.
+        stdin: a new iterator over the input for this session.
+        extra_pumps: more pumps (the fan-out's stop, timeout and task-stopped pumps).
+        handle_signals: whether the session loop handles stop signals itself.
+        watch_task: whether the session polls DescribeTasks for its own task.
+        output_high_water: the native transport's output buffer (bytes), default its own.
+    """
+
+    stdout: OutputSink | None = None
+    stderr: OutputSink | None = None
+    stdin: Callable[[], AsyncIterator[bytes]] | None = None
+    extra_pumps: tuple[Pump, ...] = ()
+    handle_signals: bool = True
+    watch_task: bool = True
+    output_high_water: int | None = None
 
 
 def check_before_session(request: ExecRequest, console: Console) -> None:
@@ -222,9 +276,15 @@ def _build_command(request: ExecRequest, nonce: str) -> str:
 
 
 def make_stream(
-    clients: AwsClients, target: ExecTarget, session: ExecSession, request: ExecRequest
+    clients: AwsClients,
+    target: ExecTarget,
+    session: ExecSession,
+    request: ExecRequest,
+    *,
+    output_high_water: int | None = None,
 ) -> RemoteStream:
-    """The transport the request asks for, not yet started."""
+    """The transport the request asks for, not yet started (``output_high_water``: the
+    native transport's output buffer, smaller when many sessions share the process)."""
     if request.transport == "plugin":
         from ecs_exec.transports.official_plugin import PluginStream
 
@@ -238,6 +298,13 @@ def make_stream(
         )
     from ecs_exec.transports.native import NativeStream
 
+    if output_high_water is not None:
+        return NativeStream(
+            session,
+            clients=clients,
+            target=target.ssm_target,
+            output_high_water=output_high_water,
+        )
     return NativeStream(session, clients=clients, target=target.ssm_target)
 
 
@@ -288,23 +355,33 @@ async def watch_task(api: EcsApi, target: ExecTarget, interval: float) -> None:
             )
 
 
-async def _run_session(
+async def run_started(
     clients: AwsClients,
     api: EcsApi,
     target: ExecTarget,
-    session: ExecSession,
+    started: StartedSession,
     request: ExecRequest,
     console: Console,
-    nonce: str,
+    *,
     poll: float,
     heartbeat: float,
-    end: SessionEnd,
+    io: SessionIO | None = None,
 ) -> int:
+    """Run a started session to its end on the running event loop (the single exec and
+    each of the fan-out's sessions); the session loop ends it on every way out.
+
+    Raises:
+        EcsExecError: the session failed (after being terminated).
+    """
     from ecs_exec.remote import ExitMarkerFilter, StdinEncoder, StreamDecoder
     from ecs_exec.session.interactive import InteractiveSession
     from ecs_exec.session.oneoff import OneoffProtocol
 
-    stream = make_stream(clients, target, session, request)
+    io = io or SessionIO()
+    nonce, end = started.nonce, started.end
+    stream = make_stream(
+        clients, target, started.session, request, output_high_water=io.output_high_water
+    )
     policy: Policy
     if request.interactive:
         policy = InteractiveSession(stream, console, marker=ExitMarkerFilter(nonce)).policy()
@@ -317,9 +394,15 @@ async def _run_session(
             attach_stdin=request.attach_stdin,
             noise_to_stderr=request.transport != "plugin",
             heartbeat=heartbeat,
+            stdout=io.stdout,
+            stderr=io.stderr,
+            stdin=io.stdin,
         ).policy()
+    if not io.handle_signals:
+        policy = dataclasses.replace(policy, stop_signals=(), on_signal={})
 
     async def watch() -> None:
         await watch_task(api, target, poll)
 
-    return await run_session(stream, policy, end, extra_pumps=(watch,))
+    pumps = (watch,) if io.watch_task else ()
+    return await run_session(stream, policy, end, extra_pumps=(*pumps, *io.extra_pumps))

@@ -40,7 +40,14 @@ def test_sandbox_context_points_at_the_running_sandbox(tmp_path: Path):
         assert result.code == 0, result.err
         document = json.loads(result.out)
         assert document["context"] == "sb"
-        assert [c["name"] for c in document["clusters"]] == ["demo", "secure", "staging"]
+        assert [c["name"] for c in document["clusters"]] == [
+            "broken",
+            "broken-kms",
+            "broken-logs",
+            "demo",
+            "secure",
+            "staging",
+        ]
         one_off = run_cli(
             ["--context", "sb", "--cluster", "demo", "--service", "web", "-q", "--", "echo", "hi"],
             env,

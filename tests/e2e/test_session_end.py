@@ -36,6 +36,17 @@ def wait_gone(pids: list[int]) -> bool:
     return False
 
 
+def tmp_left(sandbox: Sandbox) -> list[str]:
+    """What sessions left in the containers' TMPDIR, polling for at most 10 s until nothing
+    (the remote script's helpers clean up after the hang-up, asynchronously)."""
+    for _ in range(200):
+        left = sorted(p.name for p in sandbox.tmpdir.iterdir())
+        if not left:
+            break
+        time.sleep(0.05)
+    return left
+
+
 def remote_pids(sandbox: Sandbox) -> list[int]:
     return [s.pid for s in sandbox.agent_sessions() if s.pid is not None]
 
@@ -63,6 +74,8 @@ def test_closed_stdout_ends_the_session_and_the_remote_command(sandbox, tmp_path
     ]
     assert session.status is SessionStatus.TERMINATED
     assert wait_gone(remote_pids(sandbox))
+    # Killed as the agent kills a cancelled session, the script still removes its directory.
+    assert tmp_left(sandbox) == []
 
 
 def test_a_failed_terminate_after_ctrl_c_is_a_warning_naming_the_session(sandbox, tmp_path):
@@ -95,6 +108,7 @@ def test_a_failed_terminate_after_ctrl_c_is_a_warning_naming_the_session(sandbox
     assert session.status is not SessionStatus.TERMINATED  # it really is still running
     sandbox.state.sessions.terminate_session(sid)  # what the user would do by hand
     assert wait_gone(remote_pids(sandbox))
+    assert tmp_left(sandbox) == []
 
 
 def dropin_session(sandbox: Sandbox, command: str) -> list[str]:

@@ -228,7 +228,14 @@ def test_precedence_flag_environment_context_default(api, env):
     # No context: the defaults (every cluster of the region).
     clusters = ls_json(["ls", "--endpoint-url", api.url], clean_env(Path(env["HOME"])))
     assert "context" not in clusters
-    assert [c["name"] for c in clusters["clusters"]] == ["demo", "secure", "staging"]
+    assert [c["name"] for c in clusters["clusters"]] == [
+        "broken",
+        "broken-kms",
+        "broken-logs",
+        "demo",
+        "secure",
+        "staging",
+    ]
 
 
 @pytest.mark.parametrize("how", ["context", "ECS_EXEC_TRANSPORT"])

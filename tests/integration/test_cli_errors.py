@@ -48,7 +48,10 @@ CASES = [
         "wrong cluster",
         ["--cluster", "nope", "--service-name", "web", "--", "true"],
         TOOL,
-        ["cluster 'nope' not found in us-east-1", "clusters in us-east-1: demo, secure, staging"],
+        [
+            "cluster 'nope' not found in us-east-1",
+            "clusters in us-east-1: broken, broken-kms, broken-logs, demo, secure, staging",
+        ],
     ),
     (
         "wrong service",

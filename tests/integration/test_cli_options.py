@@ -100,7 +100,7 @@ def test_named_errors_on_ls(api, tmp_path):
         run_in_process(["ls", "--endpoint-url", api.url, "--cluster", "nope"], env),
         TOOL,
         "ecs-exec: error: cluster 'nope' not found in us-east-1",
-        "hint: clusters in us-east-1: demo, secure, staging",
+        "hint: clusters in us-east-1: broken, broken-kms, broken-logs, demo, secure, staging",
     )
     one_error(
         run_in_process(

@@ -40,7 +40,7 @@ from ecs_exec.remote import (
     new_nonce,
     shlexgo,
 )
-from ecs_exec.sandbox.pty_process import reset_signal_dispositions
+from ecs_exec.sandbox.pty_process import group_alive, reset_signal_dispositions
 
 AGENT_READ_SIZE = 1024  # StreamDataPayloadSize in the agent's shell plugin
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
@@ -126,24 +126,6 @@ def _decode_rune(buf: bytes, pos: int) -> tuple[int, bool]:
     if any(byte not in _CONT for byte in buf[pos + 2 : pos + size]):
         return 1, False
     return size, True
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether a live (non-zombie) process is in process group ``pgid``.
-
-    Zombies do not count: orphans are reaped by PID 1, which in a sandbox may be slow.
-    """
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except OSError:  # exited meanwhile
-            continue
-        if int(fields[2]) == pgid and fields[0] != b"Z":
-            return True
-    return False
 
 
 def _group_members(pgid: int) -> list[str]:
@@ -235,7 +217,7 @@ class AgentEmulator:
         # Whatever the script started must be gone too (the kernel HUPs the session's
         # foreground group when its leader exits); give stragglers a moment, then kill.
         deadline = time.monotonic() + 2.0
-        while _group_alive(self.process.pid):
+        while group_alive(self.process.pid):
             if time.monotonic() > deadline:
                 self.leftover_processes = True
                 self.leftovers = _group_members(self.process.pid)

@@ -18,7 +18,14 @@ def scope(sandbox):
 
 
 def test_names_from_the_sandbox(scope):
-    assert completion.fetch_names("cluster", scope) == ["demo", "secure", "staging"]
+    assert completion.fetch_names("cluster", scope) == [
+        "broken",
+        "broken-kms",
+        "broken-logs",
+        "demo",
+        "secure",
+        "staging",
+    ]
     demo_scope = Scope(**{**scope.__dict__, "cluster": "demo"})
     assert "web" in completion.fetch_names("service", demo_scope)
     web = Scope(**{**scope.__dict__, "cluster": "demo", "service": "web"})
@@ -92,3 +99,20 @@ def test_scope_follows_the_precedence(tmp_path):
     assert completion.scope_from({"context": "nope"}, env).endpoint_url is None
     assert completion.context_names(env, "s") == ["sb"]
     assert completion.context_names(env, "x") == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("12.5", 12.5),
+        ("", completion.DEADLINE_SECONDS),
+        ("soon", completion.DEADLINE_SECONDS),
+        ("0", completion.DEADLINE_SECONDS),
+        ("-4", completion.DEADLINE_SECONDS),
+    ],
+)
+def test_the_deadline_comes_from_the_environment_when_it_is_a_positive_number(
+    monkeypatch, value, expected
+):
+    monkeypatch.setenv(completion.DEADLINE_VAR, value)
+    assert completion.deadline_seconds() == expected

@@ -17,7 +17,7 @@ def state() -> SandboxState:
 
 
 def test_every_operation_is_dispatched(state: SandboxState) -> None:
-    assert len(api.OPERATIONS) == 14
+    assert len(api.OPERATIONS) == 17  # 14, and 3 task-definition calls of `run`
     status, body = api.handle("AmazonSSM.StartSession", {}, state)
     assert (status, body["__type"]) == (400, "UnknownOperationException")
     status, body = api.handle("Nope", {}, state)

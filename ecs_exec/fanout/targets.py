@@ -1,0 +1,139 @@
+"""The tasks a fan-out runs on: every ready task (--all) or the named ones (--tasks).
+
+The same rules as for one task (:mod:`ecs_exec.aws.resolve`): the cluster is resolved the
+same way, each task's container is chosen the same way, readiness is judged the same way,
+and a task named directly must belong to the cluster and service asked for — so under a
+gateway's scope lock --all stays within the pinned service and --tasks cannot reach another
+service's task. A task that is not ready is kept, with its reasons, as *skipped*: it is
+counted and reported, never silently left out. ListTasks runs once, and DescribeTasks in
+batches of 100, whatever the number of tasks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ecs_exec.aws.ecs import EcsApi, Task
+from ecs_exec.aws.resolve import (
+    ExecTarget,
+    NotReady,
+    Resolver,
+    TargetSpec,
+    readiness_problems,
+    resolve_cluster,
+    task_sort_key,
+)
+from ecs_exec.errors import AmbiguousTargetError, TargetNotFoundError, UsageError
+
+_FULL_TASK_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A targeted task that cannot take a session now, and why."""
+
+    task: Task
+    container: str | None
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FanoutTargets:
+    """The ready targets (in the deterministic order) and the skipped tasks."""
+
+    cluster: str
+    ready: tuple[ExecTarget, ...]
+    skipped: tuple[Skipped, ...]
+
+
+def resolve_targets(
+    api: EcsApi, spec: TargetSpec, *, all_tasks: bool, refs: Sequence[str]
+) -> FanoutTargets:
+    """Resolve --all or --tasks into targets.
+
+    Raises:
+        TargetNotFoundError: no running task (--all), or a reference matches none.
+        AmbiguousTargetError: a prefix matches several tasks.
+        UsageError: a named task belongs to another cluster or service.
+    """
+    cluster = resolve_cluster(api, spec.cluster)
+    if all_tasks:
+        arns = api.list_task_arns(cluster, spec.service)
+        if not arns:
+            where = f"of service '{spec.service}' " if spec.service else ""
+            raise TargetNotFoundError(
+                f"no running tasks {where}in cluster '{cluster}'",
+                hint="check the service's desired count and events in the ECS console, or run "
+                f"`ecs-exec ls --cluster {cluster}`",
+            )
+        tasks = api.describe_tasks(cluster, arns)
+    else:
+        tasks = _named_tasks(api, cluster, spec, refs)
+    resolver = Resolver(api)
+    ready: list[ExecTarget] = []
+    skipped: list[Skipped] = []
+    for task in sorted(tasks, key=task_sort_key):
+        container, problem = resolver.choose_container(task, spec.container)
+        why = [(NotReady.NO_CONTAINER, problem)] if problem else readiness_problems(task, container)
+        if container is not None and not why:
+            ready.append(ExecTarget(cluster=cluster, task=task, container=container))
+        else:
+            name = container.name if container is not None else spec.container
+            skipped.append(Skipped(task, name, tuple(text for _, text in why)))
+    return FanoutTargets(cluster=cluster, ready=tuple(ready), skipped=tuple(skipped))
+
+
+def _named_tasks(api: EcsApi, cluster: str, spec: TargetSpec, refs: Sequence[str]) -> list[Task]:
+    direct = [r for r in refs if r.startswith("arn:") or _FULL_TASK_ID.match(r)]
+    prefixes = [r for r in refs if r not in direct]
+    arns: dict[str, str] = {}  # task arn or id -> the reference that named it
+    for ref in direct:
+        arns.setdefault(ref, ref)
+    if prefixes:
+        listed = api.list_task_arns(cluster, spec.service)
+        for ref in prefixes:
+            matches = [a for a in listed if a.rsplit("/", 1)[-1].startswith(ref)]
+            if not matches:
+                where = f"service '{spec.service}' in " if spec.service else ""
+                raise TargetNotFoundError(
+                    f"no running task id starts with '{ref}' in {where}cluster '{cluster}'",
+                    hint=f"run `ecs-exec ls --cluster {cluster}` to list its tasks",
+                )
+            if len(matches) > 1:
+                ids = [a.rsplit("/", 1)[-1] for a in matches]
+                raise AmbiguousTargetError(
+                    f"task prefix '{ref}' matches {len(ids)} tasks; give more characters",
+                    candidates=ids,
+                )
+            arns.setdefault(matches[0], ref)
+    found = {task.id: task for task in api.describe_tasks(cluster, list(arns))}
+    tasks: list[Task] = []
+    for key, ref in arns.items():
+        task = found.get(key.rsplit("/", 1)[-1])
+        if task is None:
+            raise TargetNotFoundError(
+                f"task '{ref}' was not found in cluster '{cluster}'",
+                hint=f"run `ecs-exec ls --cluster {cluster}` to list its tasks",
+            )
+        _check_scope(task, ref, cluster, spec)
+        if all(t.arn != task.arn for t in tasks):
+            tasks.append(task)
+    return tasks
+
+
+def _check_scope(task: Task, ref: str, cluster: str, spec: TargetSpec) -> None:
+    """A task named directly must be one of the cluster and service asked for (a gateway
+    pins them: --tasks must not reach another service's task)."""
+    if task.cluster_arn and task.cluster_name != cluster:
+        raise UsageError(
+            f"task '{ref}' belongs to cluster '{task.cluster_name}', not to cluster '{cluster}'"
+        )
+    if spec.service and task.service_name != spec.service.rsplit("/", 1)[-1]:
+        owner = f"service '{task.service_name}'" if task.service_name else "no service"
+        raise UsageError(
+            f"task '{ref}' belongs to {owner}, not to service '{spec.service}'",
+            hint=f"run `ecs-exec ls --cluster {cluster} --service {spec.service}` "
+            "to list the service's tasks",
+        )
