@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ecs_exec.cp.local import Digests, Progress
+from ecs_exec.cp.outcome import remote_error, verify
 from ecs_exec.cp.progress import human_size, render
 from ecs_exec.cp.scripts import (
     Header,
@@ -14,7 +15,6 @@ from ecs_exec.cp.scripts import (
     parse_report,
     upload_argv,
 )
-from ecs_exec.cp.transfer import _verify, remote_error
 from ecs_exec.errors import CopyError, UsageError
 
 
@@ -80,18 +80,18 @@ def test_remote_errors_are_named(stderr, kind, start):
     assert "\n" not in error.message
 
 
-def test_verify():
+def testverify():
     digests = Digests()
     digests.update(b"abc")
     sha = digests.value("sha256sum")
     assert (
-        _verify(parse_report(f"ecs-exec-cp: H sha256sum {sha}\n".encode()), digests, False)
+        verify(parse_report(f"ecs-exec-cp: H sha256sum {sha}\n".encode()), digests, False)
         == "sha256sum"
     )
-    assert _verify(parse_report(b"ecs-exec-cp: H wc 3\n"), digests, False) == "wc"
-    assert _verify(parse_report(b"ecs-exec-cp: H none\n"), digests, False) == "none"
+    assert verify(parse_report(b"ecs-exec-cp: H wc 3\n"), digests, False) == "wc"
+    assert verify(parse_report(b"ecs-exec-cp: H none\n"), digests, False) == "none"
     with pytest.raises(CopyError, match="md5sum differs"):
-        _verify(parse_report(b"ecs-exec-cp: H md5sum 00\n"), digests, False)
+        verify(parse_report(b"ecs-exec-cp: H md5sum 00\n"), digests, False)
 
 
 def test_upload_argv_carries_metadata():
