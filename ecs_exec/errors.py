@@ -34,7 +34,9 @@
     ├── TaskStartError              `run`: the task it started could not start (.task_id)
     ├── PluginError                 the session-manager-plugin binary is missing or failed
     ├── TerminalError               a terminal was required and none is there
-    └── LocalStreamError            local stdout/stdin unusable (closed, disk full)
+    ├── LocalStreamError            local stdout/stdin unusable (closed, disk full)
+    └── CopyError                   `cp` could not copy (.kind: no-such-file, permission, ...)
+        └── CopyInterruptedError      a stop signal ended the copy (exit 128+N)
 
 Exit statuses (the decision recorded here): a session that ran exits with the *remote*
 command's exit status, unchanged (0-254, and 128+N when the remote process died of signal N).
@@ -305,6 +307,32 @@ class LocalStreamError(EcsExecError):
     """A local standard stream cannot be used: stdout closed, or a write failed (disk full)."""
 
 
+class CopyError(EcsExecError):
+    """``ecs-exec cp`` could not copy; nothing was put in place.
+
+    Args:
+        kind: what went wrong, for scripts and tests: ``no-such-file``, ``permission``,
+            ``not-a-directory``, ``is-a-directory``, ``disk-full``, ``no-tar``,
+            ``verify-failed``, ``remote``, ``local``, ``archive``.
+    """
+
+    def __init__(self, message: str, *, kind: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.kind = kind
+
+
+class CopyInterruptedError(CopyError):
+    """A stop signal (Ctrl-C) ended the copy; its exit status is 128+N."""
+
+    def __init__(self, message: str, *, status: int, hint: str | None = None) -> None:
+        super().__init__(message, kind="interrupted", hint=hint)
+        self.status = status
+
+    @property
+    def exit_status(self) -> int:  # type: ignore[override]
+        return self.status
+
+
 __all__ = [
     "AccessDeniedError",
     "AmbiguousTargetError",
@@ -313,6 +341,8 @@ __all__ = [
     "ClusterNotFoundError",
     "ConfigurationError",
     "ConnectionLostError",
+    "CopyError",
+    "CopyInterruptedError",
     "CredentialsError",
     "EcsExecError",
     "EndpointUnreachableError",

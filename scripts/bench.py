@@ -24,6 +24,10 @@ that cannot start closes the session after ~2 s, output paced at ~0.93 MB/s (the
 Fan-out (issue 9; --only fanout): 200 tasks running `echo` with --all --parallel 0 in under
 3x the time of one task, ecs-exec's peak RSS under 300 MB; the same 200 with ExecuteCommand
 rate-limited by the sandbox (ThrottlingException) all complete.
+cp (issue 10; --only cp): upload of 100 MB random >= 5 MB/s on the faithful sandbox (upload is
+not paced by the agent); download of 20 MB random and of 20 MB log text measured there (their
+speed is the one-off output encoding's); a 1 GB upload and download (on the fast sandbox, where
+they take minutes instead of half an hour) under 100 MB peak RSS; every copy checked byte-exact.
 
 Flow control (--slow-consumer runs only this): 1 GB of one-off output into a pipe whose reader
 sleeps 60 s first keeps ecs-exec under 100 MB peak RSS, byte-exact.
@@ -516,6 +520,107 @@ def pipe_figures(sb: Sandbox, size: int, tmp: Path) -> dict[str, object]:
     return report
 
 
+def write_random(path: Path, size: int) -> None:
+    with path.open("wb") as handle:
+        left = size
+        while left:
+            piece = os.urandom(min(left, 4 * MB))
+            handle.write(piece)
+            left -= len(piece)
+
+
+def same_file(a: Path, b: Path) -> bool:
+    if not b.exists() or a.stat().st_size != b.stat().st_size:
+        return False
+    with a.open("rb") as fa, b.open("rb") as fb:
+        while True:
+            x, y = fa.read(4 * MB), fb.read(4 * MB)
+            if x != y:
+                return False
+            if not x:
+                return True
+
+
+# Runs ecs-exec as a grandchild and reports its own peak RSS: Linux folds the RSS peak of the
+# process image an exec replaces into the new one's, so a child forked from this (large)
+# process would report this process's size.
+LAUNCHER = r"""
+import json, os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.executable, [sys.executable, "-m", "ecs_exec", *sys.argv[1:]])
+_, status, usage = os.wait4(pid, 0)
+print(json.dumps({"code": os.waitstatus_to_exitcode(status), "rss_mb": usage.ru_maxrss / 1024,
+                  "cpu_s": usage.ru_utime + usage.ru_stime}))
+"""
+
+
+def cp_figure(
+    sb: Sandbox, src: str, dst: str, size: int, local: Path, copy: Path
+) -> dict[str, object]:
+    """One ``ecs-exec cp``: data rate (whole command, session set-up included), peak RSS."""
+    copy.unlink(missing_ok=True)
+    task = f"{ONE_TASK[3]}/app"
+    args = ["cp", "--cluster", "demo", src.replace("@", task), dst.replace("@", task)]
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=env_for(sb),
+        timeout=7200,
+        check=False,
+    )
+    seconds = time.perf_counter() - start
+    child = json.loads(out.stdout.decode().strip().splitlines()[-1])
+    return {
+        "mb": size / MB,
+        "mb_s": size / MB / seconds,
+        "seconds": seconds,
+        "exact": child["code"] == 0 and same_file(local, copy),
+        "rss_mb": child["rss_mb"],
+        "cpu_s": child["cpu_s"],
+    }
+
+
+def cp_figures(tmp: Path, quick: bool) -> dict[str, object]:
+    """`ecs-exec cp` up and down: rates on the faithful sandbox, RSS of 1 GB on the fast one."""
+    report: dict[str, object] = {}
+    up_size, down_size = (20 * MB, 5 * MB) if quick else (100 * MB, 20 * MB)
+    big = 100 * MB if quick else 1000 * MB
+    remote = tmp / "remote"
+    remote.mkdir(exist_ok=True)
+    with sandbox() as sb:
+        src = tmp / "cp-up"
+        write_random(src, up_size)
+        report["cp_upload_random"] = cp_figure(
+            sb, str(src), f"@:{remote}/up", up_size, src, remote / "up"
+        )
+        write_random(src, down_size)
+        shutil.copyfile(src, remote / "down")
+        report["cp_download_random"] = cp_figure(
+            sb, f"@:{remote}/down", str(tmp / "cp-down"), down_size, src, tmp / "cp-down"
+        )
+        line = b"2026-01-01T00:00:00Z INFO request id=%08d path=/api/v1/items status=200 ms=12\n"
+        with src.open("wb") as handle:
+            for i in range(down_size // len(line % 0)):
+                handle.write(line % i)
+        shutil.copyfile(src, remote / "log")
+        report["cp_download_log_text"] = cp_figure(
+            sb, f"@:{remote}/log", str(tmp / "cp-log"), src.stat().st_size, src, tmp / "cp-log"
+        )
+    src.unlink()
+    with sandbox(fast=True) as sb:
+        write_random(src, big)
+        report["cp_upload_big_fast"] = cp_figure(
+            sb, str(src), f"@:{remote}/big", big, src, remote / "big"
+        )
+        report["cp_download_big_fast"] = cp_figure(
+            sb, f"@:{remote}/big", str(tmp / "cp-big"), big, src, tmp / "cp-big"
+        )
+    return report
+
+
 def agent_fidelity(sb: Sandbox) -> dict[str, float]:
     """The faithful sandbox agent's own timings (the tests check its behaviour, not its
     clock): the initial wait before the first output (the real agent's 1 s) and the close of
@@ -634,9 +739,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["overhead", "oneoff", "plugin", "pipe", "fanout"],
+        choices=["overhead", "oneoff", "plugin", "pipe", "fanout", "cp"],
         help="only some figures: the fixed overhead (the one-off and the drop-in against the "
-        "plugin), either of those, the one-off pipe path, or the fan-out (200 tasks)",
+        "plugin), either of those, the one-off pipe path, the fan-out (200 tasks), or cp",
     )
     parser.add_argument("--runs", type=int, default=10, help="runs per timed figure")
     opts = parser.parse_args()
@@ -663,6 +768,8 @@ def main() -> None:
                     report.update(pipe_figures(sb, faithful_size, tmp))
             if opts.only == "fanout":
                 report["fanout"] = fanout_figures(min(opts.runs, 3))
+            if opts.only == "cp":
+                report.update(cp_figures(tmp, opts.quick))
             print(json.dumps(report, indent=2))
             return
         report["help_s"] = help_time()
@@ -676,6 +783,7 @@ def main() -> None:
             report["echo_50ms"] = echo_latency(sb, 50)
         report["plugin_vs_dropin"] = plugin_comparison(tmp, opts.runs)
         report["fanout"] = fanout_figures(min(opts.runs, 3))
+        report.update(cp_figures(tmp, opts.quick))
         with sandbox(fast=True) as sb:
             report["channel_fast_out"] = channel(sb, "out", fast_size, tmp)
             report["channel_fast_in"] = channel(sb, "in", fast_size, tmp)

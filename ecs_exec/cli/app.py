@@ -440,6 +440,72 @@ def doctor(
     invocation.exit_status = run_doctor(invocation, settings, flags, output=output.value)
 
 
+@app.command("cp")
+def cp(
+    ctx: typer.Context,
+    src: Annotated[str, typer.Argument(help="What to copy: a local path, -, or a remote path.")],
+    dst: Annotated[str, typer.Argument(help="Where to: the same forms.")],
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="Copy directories (tar in the container).")
+    ] = False,
+    no_preserve: Annotated[
+        bool, typer.Option("--no-preserve", help="Do not keep modes and modification times.")
+    ] = False,
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
+    task: TaskOpt = None,
+    container: ContainerOpt = None,
+    transport: Annotated[
+        Transport | None,
+        typer.Option(
+            help="native (default), plugin or auto [env: ECS_EXEC_TRANSPORT].", show_default=False
+        ),
+    ] = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    endpoint_url: EndpointOpt = None,
+    context_name: ContextOpt = None,
+    sandbox: SandboxOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no notes.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Copy files and directories between this machine and a container.
+
+    \b
+    SRC and DST: a local path, or a remote one, :PATH (the container the flags
+    choose), TASK:PATH or TASK/CONTAINER:PATH (task id, ARN or unique id prefix);
+    - is stdin or stdout.
+    Examples:
+      ecs-exec cp --cluster C --service S :/var/log/app.log .
+      ecs-exec cp --cluster C --service S -r ./config 1a2b3c:/srv/app/
+    \b
+    The copy is verified (sha256sum, else sha1sum or md5sum, else the size) and appears
+    only when complete. Progress shows on a terminal. Failures exit 255 (interrupted:
+    130); see the README, "Copying files".
+    """
+    from ecs_exec.cli.cp_cmd import run_cp_command
+
+    invocation = _invocation(ctx)
+    flags = _merged(
+        ctx,
+        cluster=cluster,
+        service=service,
+        task=task,
+        container=container,
+        transport=transport.value if transport is not None else None,
+        profile=profile,
+        region=region,
+        endpoint_url=endpoint_url,
+        sandbox=sandbox,
+        quiet=quiet,
+        debug=debug,
+    )
+    settings = build_settings(flags, invocation.console.environ, invocation.context)
+    invocation.exit_status = run_cp_command(
+        invocation, settings, src=src, dst=dst, recursive=recursive, preserve=not no_preserve
+    )
+
+
 @app.command("sandbox")
 def sandbox_cmd(
     ctx: typer.Context,

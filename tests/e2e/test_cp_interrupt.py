@@ -1,0 +1,136 @@
+"""An interrupted `ecs-exec cp` leaves the old destination or nothing, and no temporary file,
+on either side: Ctrl-C in both directions, and a connection lost for good."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ecs_exec.sandbox import demo
+from ecs_exec.sandbox.server import Sandbox, running_sandbox
+from ecs_exec.sandbox.state import SandboxState
+from tests.clihelpers import ECS_EXEC, ROOT, clean_env, run_in_process
+
+WHERE = {"coreutils": f"{demo.WEB_READY_1}/app", "busybox": f"{demo.WORKER_READY}/worker"}
+
+
+def temps(directory: Path) -> list[str]:
+    return [p.name for p in directory.iterdir() if p.name.startswith(".ecs-exec-cp.")]
+
+
+def receiving(directory: Path) -> bool:
+    """A temporary there holds data: the copy is under way."""
+    try:
+        return any((directory / name).stat().st_size > 0 for name in temps(directory))
+    except FileNotFoundError:
+        return False
+
+
+def wait_for(condition, seconds: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def interrupt_when_temp_appears(args: list[str], env: dict[str, str], watched: Path) -> int:
+    proc = subprocess.Popen(
+        [*ECS_EXEC, "cp", "--cluster", "demo", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        assert wait_for(lambda: receiving(watched) or proc.poll() is not None)
+        assert proc.poll() is None, "the copy ended before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+        assert "interrupted" in err, err
+        return code
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def test_ctrl_c_during_an_upload_keeps_the_old_file(fast_sandbox, env_for, tmp_path):
+    source, remote = tmp_path / "big", tmp_path / "remote"
+    remote.mkdir()
+    with open(source, "wb") as f:
+        f.truncate(64 * 1024 * 1024)  # sparse: cheap to make, slow enough to send
+    (remote / "big").write_bytes(b"old")
+    code = interrupt_when_temp_appears(
+        [str(source), f"{WHERE['busybox']}:{remote}/"], env_for(fast_sandbox), remote
+    )
+    assert code == 130
+    assert (remote / "big").read_bytes() == b"old"
+    assert wait_for(lambda: temps(remote) == [])
+
+
+def test_ctrl_c_during_a_download_keeps_the_old_file(fast_sandbox, env_for, tmp_path):
+    remote, local = tmp_path / "remote", tmp_path / "local"
+    remote.mkdir()
+    local.mkdir()
+    (remote / "data").write_bytes(os.urandom(48 * 1024 * 1024))
+    (local / "data").write_bytes(b"old")
+    code = interrupt_when_temp_appears(
+        [f"{WHERE['coreutils']}:{remote}/data", str(local)], env_for(fast_sandbox), local
+    )
+    assert code == 130
+    assert (local / "data").read_bytes() == b"old"
+    assert temps(local) == []
+
+
+@pytest.fixture(scope="module")
+def dropping_sandbox() -> Iterator[Sandbox]:
+    """Every session's connection drops after 40 agent frames and cannot be resumed."""
+    data = demo.demo_state_dict()
+    data["faults"] = {"session": {"dropAfterMessages": 40, "refuseResume": True}}
+    with running_sandbox(state=SandboxState.from_dict(data), fast=True) as sb:
+        yield sb
+
+
+def test_a_lost_connection_leaves_no_temporary_in_the_container(dropping_sandbox, tmp_path):
+    """The session is killed with SIGKILL (no trap runs); the watchdog removes the file."""
+    env = clean_env(tmp_path / "home", AWS_ENDPOINT_URL=dropping_sandbox.endpoint_url)
+    source, remote = tmp_path / "big", tmp_path / "remote"
+    remote.mkdir()
+    with open(source, "wb") as f:
+        f.truncate(64 * 1024 * 1024)
+    seen: list[str] = []
+    done = threading.Event()
+
+    def watch() -> None:  # the temporary must have existed, or the test proves nothing
+        while not done.is_set() and not seen:
+            seen.extend(temps(remote))
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = run_in_process(
+            ["cp", "--cluster", "demo", str(source), f"{WHERE['busybox']}:{remote}/"], env
+        )
+    finally:
+        done.set()
+        watcher.join()
+    assert seen, "the upload never created its temporary"
+    assert result.code == 255, result.err
+    assert "session" in result.err or "connection" in result.err, result.err
+    assert not (remote / "big").exists()
+    assert wait_for(lambda: temps(remote) == [])
