@@ -221,17 +221,12 @@ def root(
         from ecs_exec.cli.fanout_cmd import run_fanout_command
 
         invocation.exit_status = run_fanout_command(
-            invocation,
-            settings,
-            fanout,
-            interactive=interactive,
-            pipe=pipe,
-            transport=settings.transport,
+            invocation, settings, fanout, interactive=interactive, pipe=pipe
         )
         return
     fanout.check_single()
     invocation.exit_status = run_exec_command(
-        invocation, settings, interactive=interactive, pipe=pipe, transport=settings.transport
+        invocation, settings, interactive=interactive, pipe=pipe
     )
 
 
