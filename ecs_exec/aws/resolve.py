@@ -32,7 +32,7 @@ from ecs_exec.errors import (
     UsageError,
 )
 
-_FULL_TASK_ID = re.compile(r"^[0-9a-f]{32}$")
+FULL_TASK_ID = re.compile(r"^[0-9a-f]{32}$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: A picker gets the ready tasks (already in the deterministic order) and returns one.
@@ -171,6 +171,51 @@ def hint_for(kinds: Iterable[NotReady]) -> str | None:
     return "each task's reason is listed below"
 
 
+def check_task_scope(task: Task, ref: str, cluster: str, service: str | None) -> None:
+    """A task named directly (``ref``) must still be one of the cluster and service asked for:
+    a gateway pins them, and --task or --tasks must not reach another service's task.
+
+    Raises:
+        UsageError: it belongs to another cluster or service.
+    """
+    if task.cluster_arn and task.cluster_name != cluster:
+        raise UsageError(
+            f"task '{ref}' belongs to cluster '{task.cluster_name}', not to cluster '{cluster}'"
+        )
+    if service and task.service_name != service.rsplit("/", 1)[-1]:
+        owner = f"service '{task.service_name}'" if task.service_name else "no service"
+        raise UsageError(
+            f"task '{ref}' belongs to {owner}, not to service '{service}'",
+            hint=f"run `ecs-exec ls --cluster {cluster} --service {service}` "
+            "to list the service's tasks",
+        )
+
+
+def match_task_prefix(
+    arns: Sequence[str], prefix: str, ref: str, cluster: str, *, service: str | None = None
+) -> str:
+    """The one task ARN whose id starts with ``prefix`` (from the reference ``ref``).
+
+    Raises:
+        TargetNotFoundError: none does (the message names ``service`` when given).
+        AmbiguousTargetError: several do.
+    """
+    matches = [a for a in arns if a.rsplit("/", 1)[-1].startswith(prefix)]
+    if not matches:
+        where = f"service '{service}' in " if service else ""
+        raise TargetNotFoundError(
+            f"no running task id starts with '{ref}' in {where}cluster '{cluster}'",
+            hint=f"run `ecs-exec ls --cluster {cluster}` to list its tasks",
+        )
+    if len(matches) > 1:
+        ids = [a.rsplit("/", 1)[-1] for a in matches]
+        raise AmbiguousTargetError(
+            f"task prefix '{ref}' matches {len(ids)} tasks; give more characters",
+            candidates=ids,
+        )
+    return matches[0]
+
+
 class Resolver:
     """Turns a TargetSpec into an ExecTarget.
 
@@ -225,25 +270,20 @@ class Resolver:
     def candidate_tasks(self, cluster: str, spec: TargetSpec) -> list[Task]:
         if spec.task:
             task = self._find_task(cluster, spec.task, spec.service)
-            # A task named directly must still be one of the cluster and service asked for
-            # (a gateway pins them; --task must not reach another service's task).
-            if task.cluster_arn and task.cluster_name != cluster:
-                raise UsageError(
-                    f"task '{spec.task}' belongs to cluster '{task.cluster_name}', "
-                    f"not to cluster '{cluster}'"
-                )
-            if spec.service and task.service_name != spec.service.rsplit("/", 1)[-1]:
-                owner = f"service '{task.service_name}'" if task.service_name else "no service"
-                raise UsageError(
-                    f"task '{spec.task}' belongs to {owner}, not to service '{spec.service}'",
-                    hint=f"run `ecs-exec ls --cluster {cluster} --service {spec.service}` "
-                    "to list the service's tasks",
-                )
+            check_task_scope(task, spec.task, cluster, spec.service)
             return [task]
-        arns = self.api.list_task_arns(cluster, spec.service)
+        return self.running_tasks(cluster, spec.service)
+
+    def running_tasks(self, cluster: str, service: str | None) -> list[Task]:
+        """The running tasks of the service (of the cluster with none), described.
+
+        Raises:
+            TargetNotFoundError: there is none.
+        """
+        arns = self.api.list_task_arns(cluster, service)
         if not arns:
             raise TargetNotFoundError(
-                f"no running tasks {self._where(cluster, spec)}",
+                f"no running tasks {self._where(cluster, TargetSpec(service=service))}",
                 hint="check the service's desired count and events in the ECS console, or run "
                 "`ecs-exec ls --cluster " + cluster + "`",
             )
@@ -251,7 +291,7 @@ class Resolver:
 
     def _find_task(self, cluster: str, ref: str, service: str | None) -> Task:
         task_id = ref.rsplit("/", 1)[-1]
-        if ref.startswith("arn:") or _FULL_TASK_ID.match(task_id):
+        if ref.startswith("arn:") or FULL_TASK_ID.match(task_id):
             found = self.api.describe_tasks(cluster, [ref])
             if found:
                 return found[0]
@@ -260,19 +300,8 @@ class Resolver:
                 hint=f"run `ecs-exec ls --cluster {cluster}` to list its tasks",
             )
         arns = self.api.list_task_arns(cluster, service)
-        matches = [a for a in arns if a.rsplit("/", 1)[-1].startswith(task_id)]
-        if not matches:
-            raise TargetNotFoundError(
-                f"no running task id starts with '{ref}' in cluster '{cluster}'",
-                hint=f"run `ecs-exec ls --cluster {cluster}` to list its tasks",
-            )
-        if len(matches) > 1:
-            ids = [a.rsplit("/", 1)[-1] for a in matches]
-            raise AmbiguousTargetError(
-                f"task prefix '{ref}' matches {len(ids)} tasks; give more characters",
-                candidates=ids,
-            )
-        return self.api.describe_tasks(cluster, matches)[0]
+        match = match_task_prefix(arns, task_id, ref, cluster)
+        return self.api.describe_tasks(cluster, [match])[0]
 
     def choose_container(
         self, task: Task, wanted: str | None

@@ -27,21 +27,26 @@ __all__ = ["app", "build_command", "click_exceptions"]
 
 from ecs_exec import __version__
 from ecs_exec.cli.fanout_cmd import FanoutFlags
-from ecs_exec.cli.settings import Invocation, build_settings
-from ecs_exec.config.completion import (
-    complete_clusters,
-    complete_containers,
-    complete_contexts,
-    complete_services,
-    complete_tasks,
+from ecs_exec.cli.options import (
+    ClusterOpt,
+    ContainerOpt,
+    ContextOpt,
+    DebugOpt,
+    EndpointOpt,
+    PipeOpt,
+    ProfileOpt,
+    QuietOpt,
+    RegionOpt,
+    SandboxOpt,
+    ServiceOpt,
+    TaskOpt,
+    Transport,
+    invocation_of as _invocation,
+    merged_flags as _merged,
 )
+from ecs_exec.cli.settings import build_settings
+from ecs_exec.config.completion import complete_containers, complete_contexts
 from ecs_exec.errors import UsageError
-
-
-class Transport(StrEnum):
-    native = "native"
-    plugin = "plugin"
-    auto = "auto"
 
 
 class OutputFormat(StrEnum):
@@ -52,84 +57,6 @@ class OutputFormat(StrEnum):
 class FanoutOutput(StrEnum):
     text = "text"
     json = "json"
-
-
-# Options that work before or after a subcommand (`ecs-exec ls --cluster C --endpoint-url U`
-# as `aws ecs list-tasks` takes them): declared once, on the root and on each subcommand;
-# a value given after the subcommand wins over one given before it.
-ClusterOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--cluster",
-        help="Cluster name or ARN [env: CLUSTER_NAME].",
-        autocompletion=complete_clusters,
-    ),
-]
-ServiceOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--service-name",
-        "--service",
-        help="Service name [env: SERVICE_NAME].",
-        autocompletion=complete_services,
-    ),
-]
-TaskOpt = Annotated[
-    str | None,
-    typer.Option("--task", help="Task id, ARN or unique id prefix.", autocompletion=complete_tasks),
-]
-ContainerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--container",
-        help="Container name [env: CONTAINER].",
-        autocompletion=complete_containers,
-    ),
-]
-ContextOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--context",
-        help="Use this named context (`ecs-exec context`) [env: ECS_EXEC_CONTEXT].",
-        autocompletion=complete_contexts,
-    ),
-]
-ProfileOpt = Annotated[
-    str | None, typer.Option("--profile", help="AWS profile [env: AWS_PROFILE].")
-]
-RegionOpt = Annotated[str | None, typer.Option("--region", help="AWS region [env: AWS_REGION].")]
-EndpointOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--endpoint-url",
-        help="One endpoint for ECS, SSM and KMS, e.g. the sandbox's [env: AWS_ENDPOINT_URL].",
-    ),
-]
-SandboxOpt = Annotated[
-    bool, typer.Option("--sandbox", help="Run this one command against a built-in sandbox.")
-]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr.")]
-DebugOpt = Annotated[
-    bool,
-    typer.Option(
-        "--debug", help="Tracebacks and the data-channel log on stderr [env: ECS_EXEC_DEBUG=1]."
-    ),
-]
-
-
-def _merged(ctx: typer.Context, **given: Any) -> dict[str, Any]:
-    """The root's flags overlaid with a subcommand's (None or False: not given there)."""
-    flags = dict(_invocation(ctx).root_flags)
-    for name, value in given.items():
-        if value is not None and value is not False:
-            flags[name] = value
-    return flags
-
-
-def _invocation(ctx: typer.Context) -> Invocation:
-    invocation = ctx.find_object(Invocation)
-    assert invocation is not None, "run() passes the Invocation as the context object"
-    return invocation
 
 
 HELP = """Open shells and run commands in Amazon ECS containers through ECS Exec.
@@ -187,10 +114,7 @@ def root(
         bool,
         typer.Option("--interactive", "-i", help="Interactive session in a remote terminal."),
     ] = False,
-    pipe: Annotated[
-        str | None,
-        typer.Option("--pipe", help="Run this shell command line (sh -c) with stdin streamed."),
-    ] = None,
+    pipe: PipeOpt = None,
     transport: Annotated[
         Transport | None,
         typer.Option(
@@ -297,17 +221,12 @@ def root(
         from ecs_exec.cli.fanout_cmd import run_fanout_command
 
         invocation.exit_status = run_fanout_command(
-            invocation,
-            settings,
-            fanout,
-            interactive=interactive,
-            pipe=pipe,
-            transport=settings.transport,
+            invocation, settings, fanout, interactive=interactive, pipe=pipe
         )
         return
     fanout.check_single()
     invocation.exit_status = run_exec_command(
-        invocation, settings, interactive=interactive, pipe=pipe, transport=settings.transport
+        invocation, settings, interactive=interactive, pipe=pipe
     )
 
 

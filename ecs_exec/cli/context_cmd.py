@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ecs_exec.cli.options import invocation_of
 from ecs_exec.cli.settings import Invocation
 from ecs_exec.config import contexts
 from ecs_exec.config.completion import complete_contexts
@@ -57,12 +58,6 @@ TransportOpt = Annotated[
 DescriptionOpt = Annotated[str | None, typer.Option("--description", help="A note for humans.")]
 
 
-def _invocation(ctx: typer.Context) -> Invocation:
-    invocation = ctx.find_object(Invocation)
-    assert invocation is not None, "run() passes the Invocation as the context object"
-    return invocation
-
-
 def _store(invocation: Invocation) -> ContextStore:
     return contexts.load(contexts.contexts_path(invocation.console.environ))
 
@@ -98,7 +93,7 @@ def create(
     ] = False,
 ) -> None:
     """Create a context (it does not become current: see `context use`)."""
-    invocation = _invocation(ctx)
+    invocation = invocation_of(ctx)
     changes: dict[str, Any] = _changes(
         profile=profile,
         region=region,
@@ -141,7 +136,7 @@ def update(
     ] = None,
 ) -> None:
     """Change settings of a context."""
-    invocation = _invocation(ctx)
+    invocation = invocation_of(ctx)
     changes: dict[str, Any] = _changes(
         profile=profile,
         region=region,
@@ -168,7 +163,7 @@ def update(
 @context_app.command("ls")
 def ls(ctx: typer.Context, output: OutputOpt = Format.table) -> None:
     """List the contexts; the current one is marked with '*'."""
-    invocation = _invocation(ctx)
+    invocation = invocation_of(ctx)
     store = _store(invocation)
     if output == Format.json:
         records = [
@@ -222,7 +217,7 @@ def use(
     ],
 ) -> None:
     """Make a context current ('-' goes back to no context)."""
-    invocation = _invocation(ctx)
+    invocation = invocation_of(ctx)
     store = _store(invocation)
     chosen = None if name == "-" else name
     contexts.save(store.use(chosen))
@@ -243,7 +238,7 @@ def show(
     output: OutputOpt = Format.table,
 ) -> None:
     """Show one context's settings (default: the context in effect)."""
-    invocation = _invocation(ctx)
+    invocation = invocation_of(ctx)
     store = _store(invocation)
     if name is None:
         if invocation.context is None:
@@ -268,7 +263,7 @@ def show(
 @context_app.command("rm")
 def rm(ctx: typer.Context, name: NameArg) -> None:
     """Remove a context (if it was current, no context is current any more)."""
-    invocation = _invocation(ctx)
+    invocation = invocation_of(ctx)
     store = _store(invocation)
     contexts.save(store.remove(name))
     invocation.console.write_err(f"ecs-exec: context '{name}' removed\n")

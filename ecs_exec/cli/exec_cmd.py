@@ -7,29 +7,42 @@ import functools
 from ecs_exec.cli.common import aws_clients
 from ecs_exec.cli.report import print_warning
 from ecs_exec.cli.settings import Invocation, Settings
-from ecs_exec.session.runner import plan_request, run_exec
+from ecs_exec.session.runner import ExecRequest, plan_request, run_exec
 
 
-def run_exec_command(
+def plan_exec(
     invocation: Invocation,
     settings: Settings,
     *,
     interactive: bool,
     pipe: str | None,
-    transport: str,
-) -> int:
-    console = invocation.console
-    request, notes = plan_request(
+    notes: bool = True,
+) -> ExecRequest:
+    """The session to run for these flags, the remote command and the terminal (exec, run and
+    fan-out alike); with ``notes``, what plan_request noted goes to stderr unless --quiet.
+
+    Raises:
+        UsageError: as plan_request.
+    """
+    request, found = plan_request(
         interactive=interactive,
         pipe=pipe,
         argv=invocation.remote_argv,
-        console=console,
-        transport=transport,
+        console=invocation.console,
+        transport=settings.transport,
         quiet=settings.quiet,
     )
-    if not request.quiet:
-        for note in notes:
-            console.write_err(f"ecs-exec: note: {note}\n")
+    if notes and not request.quiet:
+        for note in found:
+            invocation.console.write_err(f"ecs-exec: note: {note}\n")
+    return request
+
+
+def run_exec_command(
+    invocation: Invocation, settings: Settings, *, interactive: bool, pipe: str | None
+) -> int:
+    console = invocation.console
+    request = plan_exec(invocation, settings, interactive=interactive, pipe=pipe)
     picker = None
     # The picker reads keys from stdin and draws on stderr: both must be terminals.
     if console.stdin_isatty and console.stderr_isatty:

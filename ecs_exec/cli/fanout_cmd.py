@@ -60,23 +60,16 @@ def run_fanout_command(
     *,
     interactive: bool,
     pipe: str | None,
-    transport: str,
 ) -> int:
     from ecs_exec.cli.common import aws_clients
+    from ecs_exec.cli.exec_cmd import plan_exec
     from ecs_exec.cli.report import print_warning
     from ecs_exec.fanout.engine import run_fanout
     from ecs_exec.fanout.request import plan_fanout
-    from ecs_exec.session.runner import plan_request
 
     console = invocation.console
-    exec_request, _ = plan_request(
-        interactive=interactive,
-        pipe=pipe,
-        argv=invocation.remote_argv,
-        console=console,
-        transport=transport,
-        quiet=settings.quiet,
-    )
+    # No notes: their one case, no terminal for --interactive, is refused by plan_fanout.
+    exec_request = plan_exec(invocation, settings, interactive=interactive, pipe=pipe, notes=False)
     request = plan_fanout(
         exec_request,
         all_tasks=flags.all_tasks,

@@ -1,16 +1,13 @@
 """The `run` command's options (typer), built only when `run` is used (``app._LazyCommand``).
 
-The options shared with the other commands are declared again here rather than imported from
-``cli.app``, which imports this module: the import graph stays acyclic. Their help texts
-match app.py's.
+The options it shares with the other commands come from ``cli.options``, as app.py's do.
 """
 
 from __future__ import annotations
 
 import warnings
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import click
 
@@ -18,82 +15,22 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # as in cli.app
     import typer
 
-from ecs_exec.cli.settings import Invocation, build_settings
-from ecs_exec.config.completion import (
-    complete_clusters,
-    complete_contexts,
-    complete_services,
+from ecs_exec.cli.options import (
+    ClusterOpt,
+    ContextOpt,
+    DebugOpt,
+    EndpointOpt,
+    PipeOpt,
+    ProfileOpt,
+    QuietOpt,
+    RegionOpt,
+    SandboxOpt,
+    ServiceOpt,
+    Transport,
+    invocation_of,
+    merged_flags,
 )
-
-
-class Transport(StrEnum):
-    native = "native"
-    plugin = "plugin"
-    auto = "auto"
-
-
-ClusterOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--cluster",
-        help="Cluster name or ARN [env: CLUSTER_NAME].",
-        autocompletion=complete_clusters,
-    ),
-]
-ServiceOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--service-name",
-        "--service",
-        help="Service name [env: SERVICE_NAME].",
-        autocompletion=complete_services,
-    ),
-]
-ContextOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--context",
-        help="Use this named context (`ecs-exec context`) [env: ECS_EXEC_CONTEXT].",
-        autocompletion=complete_contexts,
-    ),
-]
-ProfileOpt = Annotated[
-    str | None, typer.Option("--profile", help="AWS profile [env: AWS_PROFILE].")
-]
-RegionOpt = Annotated[str | None, typer.Option("--region", help="AWS region [env: AWS_REGION].")]
-EndpointOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--endpoint-url",
-        help="One endpoint for ECS, SSM and KMS, e.g. the sandbox's [env: AWS_ENDPOINT_URL].",
-    ),
-]
-SandboxOpt = Annotated[
-    bool, typer.Option("--sandbox", help="Run this one command against a built-in sandbox.")
-]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr.")]
-DebugOpt = Annotated[
-    bool,
-    typer.Option(
-        "--debug", help="Tracebacks and the data-channel log on stderr [env: ECS_EXEC_DEBUG=1]."
-    ),
-]
-
-
-def _invocation(ctx: typer.Context) -> Invocation:
-    invocation = ctx.find_object(Invocation)
-    assert invocation is not None, "run() passes the Invocation as the context object"
-    return invocation
-
-
-def _merged(ctx: typer.Context, **given: Any) -> dict[str, Any]:
-    """The root's flags overlaid with run's (None or False: not given here), as app.py's."""
-    flags = dict(_invocation(ctx).root_flags)
-    for name, value in given.items():
-        if value is not None and value is not False:
-            flags[name] = value
-    return flags
-
+from ecs_exec.cli.settings import build_settings
 
 DURATION_HELP = "90s, 15m, 1h, 1h30m"
 
@@ -187,10 +124,7 @@ def run_cmd(
     interactive: Annotated[
         bool, typer.Option("--interactive", "-i", help="Interactive session.")
     ] = False,
-    pipe: Annotated[
-        str | None,
-        typer.Option("--pipe", help="Run this shell command line (sh -c) with stdin streamed."),
-    ] = None,
+    pipe: PipeOpt = None,
     transport: Annotated[
         Transport | None,
         typer.Option(help="native, plugin or auto [env: ECS_EXEC_TRANSPORT].", show_default=False),
@@ -216,8 +150,8 @@ def run_cmd(
     """`ecs-exec run` (built by ``_run_command``; RUN_HELP and RUN_EXAMPLES are its help)."""
     from ecs_exec.cli.run_cmd import RunFlags, run_run_command
 
-    invocation = _invocation(ctx)
-    flags = _merged(
+    invocation = invocation_of(ctx)
+    flags = merged_flags(
         ctx,
         cluster=cluster,
         service=service,

@@ -47,8 +47,8 @@ def run_run_command(invocation: Invocation, settings: Settings, flags: RunFlags)
         return _cleanup(invocation, settings, flags)
     if flags.older_than is not None:
         raise UsageError("--older-than goes with --cleanup")
+    from ecs_exec.cli.exec_cmd import plan_exec
     from ecs_exec.run.lifecycle import run_in_new_task
-    from ecs_exec.session.runner import plan_request
 
     console = invocation.console
     request = RunRequest(
@@ -69,17 +69,7 @@ def run_run_command(invocation: Invocation, settings: Settings, flags: RunFlags)
         wait_timeout=parse_duration(flags.wait_timeout, "--wait-timeout"),
         quiet=settings.quiet,
     )
-    exec_request, notes = plan_request(
-        interactive=flags.interactive,
-        pipe=flags.pipe,
-        argv=invocation.remote_argv,
-        console=console,
-        transport=settings.transport,
-        quiet=settings.quiet,
-    )
-    if not exec_request.quiet:
-        for note in notes:
-            console.write_err(f"ecs-exec: note: {note}\n")
+    exec_request = plan_exec(invocation, settings, interactive=flags.interactive, pipe=flags.pipe)
     with aws_clients(settings) as clients:
         return run_in_new_task(
             clients,

@@ -11,23 +11,23 @@ batches of 100, whatever the number of tasks.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ecs_exec.aws.ecs import EcsApi, Task
 from ecs_exec.aws.resolve import (
+    FULL_TASK_ID,
     ExecTarget,
     NotReady,
     Resolver,
     TargetSpec,
+    check_task_scope,
+    match_task_prefix,
     readiness_problems,
     resolve_cluster,
     task_sort_key,
 )
-from ecs_exec.errors import AmbiguousTargetError, TargetNotFoundError, UsageError
-
-_FULL_TASK_ID = re.compile(r"^[0-9a-f]{32}$")
+from ecs_exec.errors import TargetNotFoundError
 
 
 @dataclass(frozen=True)
@@ -59,19 +59,11 @@ def resolve_targets(
         UsageError: a named task belongs to another cluster or service.
     """
     cluster = resolve_cluster(api, spec.cluster)
+    resolver = Resolver(api)
     if all_tasks:
-        arns = api.list_task_arns(cluster, spec.service)
-        if not arns:
-            where = f"of service '{spec.service}' " if spec.service else ""
-            raise TargetNotFoundError(
-                f"no running tasks {where}in cluster '{cluster}'",
-                hint="check the service's desired count and events in the ECS console, or run "
-                f"`ecs-exec ls --cluster {cluster}`",
-            )
-        tasks = api.describe_tasks(cluster, arns)
+        tasks = resolver.running_tasks(cluster, spec.service)
     else:
         tasks = _named_tasks(api, cluster, spec, refs)
-    resolver = Resolver(api)
     ready: list[ExecTarget] = []
     skipped: list[Skipped] = []
     for task in sorted(tasks, key=task_sort_key):
@@ -86,7 +78,7 @@ def resolve_targets(
 
 
 def _named_tasks(api: EcsApi, cluster: str, spec: TargetSpec, refs: Sequence[str]) -> list[Task]:
-    direct = [r for r in refs if r.startswith("arn:") or _FULL_TASK_ID.match(r)]
+    direct = [r for r in refs if r.startswith("arn:") or FULL_TASK_ID.match(r)]
     prefixes = [r for r in refs if r not in direct]
     arns: dict[str, str] = {}  # task arn or id -> the reference that named it
     for ref in direct:
@@ -94,20 +86,8 @@ def _named_tasks(api: EcsApi, cluster: str, spec: TargetSpec, refs: Sequence[str
     if prefixes:
         listed = api.list_task_arns(cluster, spec.service)
         for ref in prefixes:
-            matches = [a for a in listed if a.rsplit("/", 1)[-1].startswith(ref)]
-            if not matches:
-                where = f"service '{spec.service}' in " if spec.service else ""
-                raise TargetNotFoundError(
-                    f"no running task id starts with '{ref}' in {where}cluster '{cluster}'",
-                    hint=f"run `ecs-exec ls --cluster {cluster}` to list its tasks",
-                )
-            if len(matches) > 1:
-                ids = [a.rsplit("/", 1)[-1] for a in matches]
-                raise AmbiguousTargetError(
-                    f"task prefix '{ref}' matches {len(ids)} tasks; give more characters",
-                    candidates=ids,
-                )
-            arns.setdefault(matches[0], ref)
+            match = match_task_prefix(listed, ref, ref, cluster, service=spec.service)
+            arns.setdefault(match, ref)
     found = {task.id: task for task in api.describe_tasks(cluster, list(arns))}
     tasks: list[Task] = []
     for key, ref in arns.items():
@@ -117,23 +97,7 @@ def _named_tasks(api: EcsApi, cluster: str, spec: TargetSpec, refs: Sequence[str
                 f"task '{ref}' was not found in cluster '{cluster}'",
                 hint=f"run `ecs-exec ls --cluster {cluster}` to list its tasks",
             )
-        _check_scope(task, ref, cluster, spec)
+        check_task_scope(task, ref, cluster, spec.service)
         if all(t.arn != task.arn for t in tasks):
             tasks.append(task)
     return tasks
-
-
-def _check_scope(task: Task, ref: str, cluster: str, spec: TargetSpec) -> None:
-    """A task named directly must be one of the cluster and service asked for (a gateway
-    pins them: --tasks must not reach another service's task)."""
-    if task.cluster_arn and task.cluster_name != cluster:
-        raise UsageError(
-            f"task '{ref}' belongs to cluster '{task.cluster_name}', not to cluster '{cluster}'"
-        )
-    if spec.service and task.service_name != spec.service.rsplit("/", 1)[-1]:
-        owner = f"service '{task.service_name}'" if task.service_name else "no service"
-        raise UsageError(
-            f"task '{ref}' belongs to {owner}, not to service '{spec.service}'",
-            hint=f"run `ecs-exec ls --cluster {cluster} --service {spec.service}` "
-            "to list the service's tasks",
-        )

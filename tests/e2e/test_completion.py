@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ecs_exec.sandbox import demo
-from tests.clihelpers import ROOT, clean_env, run_cli
+from tests.clihelpers import DEMO_CLUSTERS, ROOT, clean_env, run_cli
 
 needs = {
     shell: pytest.mark.skipif(shutil.which(shell) is None, reason=f"{shell} is not installed")
@@ -79,14 +79,7 @@ def complete(env: dict[str, str], *words: str) -> list[str]:
 def test_install_then_complete_clusters_from_the_sandbox(env, home):
     install(env)
     assert "source" in (home / ".bashrc").read_text()
-    assert complete(env, "ecs-exec", "--cluster", "") == [
-        "broken",
-        "broken-kms",
-        "broken-logs",
-        "demo",
-        "secure",
-        "staging",
-    ]
+    assert complete(env, "ecs-exec", "--cluster", "") == DEMO_CLUSTERS
     assert complete(env, "ecs-exec", "--cluster", "st") == ["staging"]
 
 
@@ -153,14 +146,7 @@ def test_zsh_install_and_complete(env, home):
         "_ecs_exec_completion\n"
     )
     out = run_shell(env, ["zsh", "-f", "-c", script])
-    assert re.findall(r'"([^"]*)"', out) == [
-        "broken",
-        "broken-kms",
-        "broken-logs",
-        "demo",
-        "secure",
-        "staging",
-    ]
+    assert re.findall(r'"([^"]*)"', out) == DEMO_CLUSTERS
 
 
 @needs["fish"]
@@ -170,11 +156,4 @@ def test_fish_install_and_complete(env, home):
     installed = home / ".config" / "fish" / "completions" / "ecs-exec.fish"
     script = f"source '{installed}'; complete --do-complete 'ecs-exec --cluster '"
     out = run_shell(env, ["fish", "--no-config", "-c", script])
-    assert [line.split("\t")[0] for line in out.splitlines()] == [
-        "broken",
-        "broken-kms",
-        "broken-logs",
-        "demo",
-        "secure",
-        "staging",
-    ]
+    assert [line.split("\t")[0] for line in out.splitlines()] == DEMO_CLUSTERS

@@ -8,7 +8,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from tests.clihelpers import ECS_EXEC, ROOT, clean_env, run_cli
+from tests.clihelpers import DEMO_CLUSTERS, ECS_EXEC, ROOT, clean_env, run_cli
 
 
 def test_sandbox_context_points_at_the_running_sandbox(tmp_path: Path):
@@ -40,14 +40,7 @@ def test_sandbox_context_points_at_the_running_sandbox(tmp_path: Path):
         assert result.code == 0, result.err
         document = json.loads(result.out)
         assert document["context"] == "sb"
-        assert [c["name"] for c in document["clusters"]] == [
-            "broken",
-            "broken-kms",
-            "broken-logs",
-            "demo",
-            "secure",
-            "staging",
-        ]
+        assert [c["name"] for c in document["clusters"]] == DEMO_CLUSTERS
         one_off = run_cli(
             ["--context", "sb", "--cluster", "demo", "--service", "web", "-q", "--", "echo", "hi"],
             env,

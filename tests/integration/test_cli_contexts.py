@@ -12,7 +12,7 @@ import pytest
 
 from ecs_exec.sandbox import demo
 from ecs_exec.sandbox.http import SandboxHttpServer
-from tests.clihelpers import Result, clean_env, run_in_process
+from tests.clihelpers import DEMO_CLUSTERS, Result, clean_env, run_in_process
 
 USAGE = 2
 TOOL = 255
@@ -228,14 +228,7 @@ def test_precedence_flag_environment_context_default(api, env):
     # No context: the defaults (every cluster of the region).
     clusters = ls_json(["ls", "--endpoint-url", api.url], clean_env(Path(env["HOME"])))
     assert "context" not in clusters
-    assert [c["name"] for c in clusters["clusters"]] == [
-        "broken",
-        "broken-kms",
-        "broken-logs",
-        "demo",
-        "secure",
-        "staging",
-    ]
+    assert [c["name"] for c in clusters["clusters"]] == DEMO_CLUSTERS
 
 
 @pytest.mark.parametrize("how", ["context", "ECS_EXEC_TRANSPORT"])

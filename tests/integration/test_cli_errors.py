@@ -15,7 +15,7 @@ import pytest
 
 from ecs_exec.sandbox import demo
 from ecs_exec.sandbox.http import SandboxHttpServer
-from tests.clihelpers import clean_env, run_cli, run_in_process
+from tests.clihelpers import DEMO_CLUSTERS, clean_env, run_cli, run_in_process
 
 TOOL = 255
 USAGE = 2
@@ -50,7 +50,7 @@ CASES = [
         TOOL,
         [
             "cluster 'nope' not found in us-east-1",
-            "clusters in us-east-1: broken, broken-kms, broken-logs, demo, secure, staging",
+            f"clusters in us-east-1: {', '.join(DEMO_CLUSTERS)}",
         ],
     ),
     (

@@ -12,7 +12,7 @@ from ecs_exec.cli import run
 from ecs_exec.local.terminal import Console
 from ecs_exec.sandbox import demo
 from ecs_exec.sandbox.http import SandboxHttpServer
-from tests.clihelpers import Result, clean_env, run_in_process
+from tests.clihelpers import DEMO_CLUSTERS, Result, clean_env, run_in_process
 
 TOOL = 255
 USAGE = 2
@@ -100,7 +100,7 @@ def test_named_errors_on_ls(api, tmp_path):
         run_in_process(["ls", "--endpoint-url", api.url, "--cluster", "nope"], env),
         TOOL,
         "ecs-exec: error: cluster 'nope' not found in us-east-1",
-        "hint: clusters in us-east-1: broken, broken-kms, broken-logs, demo, secure, staging",
+        f"hint: clusters in us-east-1: {', '.join(DEMO_CLUSTERS)}",
     )
     one_error(
         run_in_process(

@@ -62,19 +62,20 @@ def cli(sandbox: Sandbox, tmp_path: Path, *args: str, stdin: bytes = b"", **env:
 
 def assert_nothing_running(sandbox: Sandbox) -> None:
     """Every session ended in the registry, and every command process the agent started is
-    gone (the agent kills them once their session is terminated: polled, bounded)."""
-    live = [
-        s.session_id
-        for s in sandbox.state.sessions.sessions()
-        if s.status is not SessionStatus.TERMINATED
-    ]
-    assert not live, f"sessions still running: {live}"
+    gone. Polled, bounded: the agent sends channel_closed before it closes the link, kills
+    the process and records the session terminated, so the CLI may return first."""
     deadline = time.monotonic() + 10
     while True:
+        live = [
+            s.session_id
+            for s in sandbox.state.sessions.sessions()
+            if s.status is not SessionStatus.TERMINATED
+        ]
         alive = [pid for pid in sandbox.pids if pid_alive(pid)]
-        if not alive or time.monotonic() > deadline:
+        if not (live or alive) or time.monotonic() > deadline:
             break
         time.sleep(0.02)
+    assert not live, f"sessions still running: {live}"
     assert not alive, f"command processes still running: {alive}"
 
 

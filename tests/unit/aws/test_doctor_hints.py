@@ -4,9 +4,7 @@ TargetNotConnectedException."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
 from ecs_exec.aws.ecs import EcsApi
 from ecs_exec.aws.resolve import Resolver, TargetSpec
@@ -14,17 +12,6 @@ from ecs_exec.errors import ExecNotReadyError, TargetNotConnectedError
 from tests.unit.aws.test_resolve import ARN, task
 
 TID = "a" * 32
-
-
-@pytest.fixture
-def ecs(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    client = boto3.client(
-        "ecs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
 
 
 LINE = f"`ecs-exec doctor --cluster demo --task {TID}` checks every prerequisite"

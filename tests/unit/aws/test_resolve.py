@@ -63,17 +63,6 @@ DEFS = {
 }
 
 
-@pytest.fixture
-def ecs(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    client = boto3.client(
-        "ecs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
-
-
 def test_full_task_id_needs_no_list_tasks_and_skips_the_log_router(ecs):
     client, stub = ecs
     tid = "a" * 32

@@ -10,6 +10,7 @@ from ecs_exec.config import completion, contexts
 from ecs_exec.config.completion import Scope
 from ecs_exec.config.contexts import Context, ContextStore
 from ecs_exec.sandbox import demo
+from tests.clihelpers import DEMO_CLUSTERS
 
 
 @pytest.fixture
@@ -18,14 +19,7 @@ def scope(sandbox):
 
 
 def test_names_from_the_sandbox(scope):
-    assert completion.fetch_names("cluster", scope) == [
-        "broken",
-        "broken-kms",
-        "broken-logs",
-        "demo",
-        "secure",
-        "staging",
-    ]
+    assert completion.fetch_names("cluster", scope) == DEMO_CLUSTERS
     demo_scope = Scope(**{**scope.__dict__, "cluster": "demo"})
     assert "web" in completion.fetch_names("service", demo_scope)
     web = Scope(**{**scope.__dict__, "cluster": "demo", "service": "web"})
