@@ -402,6 +402,9 @@ class AgentSession:
         if self.finished.is_set():
             return
         self.finished.set()
+        # The session is Terminated before the client can learn of the end, so whoever reads
+        # the registry after the client returns sees it so (as after a TerminateSession call).
+        self.registry.terminate_session(self.session_id)
         channel, link = self.channel, self.link
         if channel is not None and channel.state is not State.CLOSED:
             channel.send_channel_closed(output, now=self._now())
@@ -411,7 +414,6 @@ class AgentSession:
             await link.flush(2.0)
             await link.close()
         self._close_process()
-        self.registry.terminate_session(self.session_id)
 
     def _close_process(self) -> None:
         if self.process is not None:
