@@ -192,6 +192,8 @@ def run_cmd(
 
 def run_command() -> click.Command:
     """The click command for `ecs-exec run`."""
-    run_app = typer.Typer(pretty_exceptions_enable=False, rich_markup_mode=None)
+    run_app = typer.Typer(
+        pretty_exceptions_enable=False, rich_markup_mode=None, add_completion=False
+    )
     run_app.command("run", help=RUN_HELP + RUN_EXAMPLES, epilog=RUN_EPILOG)(run_cmd)
     return typer.main.get_command(run_app)
