@@ -1,4 +1,4 @@
-"""`ecs-exec run` as a process: Ctrl-C while the task starts and SIGTERM during the session
+"""`ecs-exec run` as a process: Ctrl-C while the task starts and SIGTERM or SIGHUP during the session
 still stop the task; an interactive run in a real PTY works as exec's does."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sys
 import time
 
 import pexpect
+import pytest
 
 from ecs_exec.sandbox.server import Sandbox
 from ecs_exec.sandbox.state import Task
@@ -80,7 +81,8 @@ def test_ctrl_c_while_the_task_starts_stops_it(fast_sandbox, env_for):
     assert b"Traceback" not in err
 
 
-def test_sigterm_during_the_session_stops_the_task(fast_sandbox, env_for):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_during_the_session_stops_the_task(fast_sandbox, env_for, signum):
     proc, before = start(
         fast_sandbox,
         env_for(fast_sandbox),
@@ -91,9 +93,9 @@ def test_sigterm_during_the_session_stops_the_task(fast_sandbox, env_for):
         "echo started; sleep 30",
     )
     read_until(proc.stdout, b"started\n", proc)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     code, err = finish(proc)
-    assert code == 128 + signal.SIGTERM, err
+    assert code == 128 + signum, err
     (task,) = new_tasks(fast_sandbox, before)
     assert task.last_status == "STOPPED"
     assert task.stopped_reason == f"ecs-exec run: the session ended (exit status {code})"
