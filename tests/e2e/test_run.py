@@ -1,5 +1,5 @@
-"""`ecs-exec run` as a process: Ctrl-C while the task starts and SIGTERM or SIGHUP during the session
-still stop the task; an interactive run in a real PTY works as exec's does."""
+"""`ecs-exec run` as a process: Ctrl-C while the task starts and SIGTERM or SIGHUP during the
+session still stop the task; an interactive run in a real PTY works as exec's does."""
 
 from __future__ import annotations
 
