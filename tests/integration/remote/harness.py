@@ -334,6 +334,7 @@ def run_oneoff(
     stdin: bytes | Iterable[bytes] | None = None,
     stdin_mode: StdinMode | None = None,
     compress: bool = True,
+    raw_output: bool = True,
     path: str | None = None,
     timeout: float = 30.0,
     confirm: bool = True,
@@ -343,14 +344,17 @@ def run_oneoff(
     """Run ``argv`` through the framing script in an :class:`AgentEmulator` and decode it.
 
     ``stdin`` is sent (framed by :class:`StdinEncoder`, then EOF) once ``Ready`` arrives.
-    ``stdin_mode`` defaults to ``"none"`` without stdin and ``"raw"`` with it. The exit record
+    ``stdin_mode`` defaults to ``"none"`` without stdin and ``"raw"`` with it; output records
+    may be raw (``raw_output``) as with the native transport. The exit record
     is confirmed as a client does, unless ``confirm`` is false. ``on_event`` sees every
     event as it is decoded, with the agent (to write control frames, for instance).
     """
     mode: StdinMode = stdin_mode or ("none" if stdin is None else "raw")
     nonce = new_nonce()
     agent = AgentEmulator(
-        build_oneoff_command(argv, nonce=nonce, stdin_mode=mode, compress=compress),
+        build_oneoff_command(
+            argv, nonce=nonce, stdin_mode=mode, compress=compress, raw_output=raw_output
+        ),
         path=path,
         tmpdir=tmpdir,
     )
