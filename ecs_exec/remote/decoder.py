@@ -214,8 +214,8 @@ class StreamDecoder:
         digest = hashlib.md5(body, usedforsecurity=False).hexdigest().encode("ascii")
         if end != 0x2E or digest != self._digest:
             raise RemoteProtocolError(
-                "a raw output frame from the container arrived altered (length or MD5 "
-                "mismatch); its bytes were not written"
+                "a raw output frame from the container arrived altered (its length or "
+                "MD5 does not match); its bytes were discarded"
             )
         self._emit(events, body)
         return True
