@@ -16,9 +16,11 @@ Record grammar (bytes; ``N`` is the session nonce, ``[A-Za-z0-9_-]{8,64}``)::
 
 The leading LF puts every record at the start of a line and is part of the record, not noise.
 CRs are tolerated because records printed before ``stty raw`` (``M``) pass through ONLCR, and a
-local PTY (plugin transport) may add them too. A data body cannot contain ``.``, so the first
-``.`` ends it; a raw body is followed by ``.`` too, which is checked, as is its MD5, before
-any of it is passed on: an altered raw frame is a protocol error, never wrong output.
+local PTY (plugin transport) may add them too. A base64 body cannot contain ``.``, so the first
+``.`` ends it. A raw body is read by its length, never searched, and must be followed by ``.``;
+that and its MD5 are checked before any of it is passed on, so an altered raw frame (the agent
+shortens ``EF BF BD``, which the script keeps out of raw frames) is a protocol error, never
+wrong output.
 Everything outside records is noise. The nonce is random per session, so output of the command
 cannot forge a record: stdout/stderr only ever travel inside records (base64-encoded, or raw
 behind a header that gives their length), and only what a program writes to /dev/tty itself
@@ -26,9 +28,9 @@ behind a header that gives their length), and only what a program writes to /dev
 
 Every frame is written with one write() on the remote side, so nothing interleaves inside a
 record; the decoder still accepts the stream split at any byte boundary. A frame carries at most
-``OUTPUT_FRAME`` bytes of output (896 KiB); its base64 body and its decompressed data are both
-bounded by that, so a hostile or broken stream cannot make the decoder buffer or inflate
-without limit.
+``OUTPUT_FRAME`` bytes of output (896 KiB); its base64 body, its raw length (checked in the
+header, before the body is buffered) and its decompressed data are all bounded by that, so
+a hostile or broken stream cannot make the decoder buffer or inflate without limit.
 """
 
 from __future__ import annotations
