@@ -65,7 +65,9 @@ Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and b
      2 KiB travels as raw bytes with its length and MD5 in the header, unless it contains
      ``EF BF BD``, the one sequence the agent alters (docs/output-records.md#3-raw-records):
      ``tr`` turns NUL into LF first, because BusyBox grep stops at a NUL inside a line and
-     neither byte is part of the sequence. Any other frame is base64 as above.
+     neither byte is part of the sequence. Any other frame is base64 as above, except that
+     an uncompressed batch holding the sequence is sent read by read, each read raw or
+     base64 on its own (several records in one frame file, still one write).
    * ``f`` writes each frame file with one ``dd`` write: a write() to a tty holds the tty's
      write lock for its whole length, so stdout and stderr frames never interleave (``bs``
      of 4 MiB exceeds any frame). Frame files form a ring of 8; up to 8 well-compressed
@@ -208,10 +210,18 @@ fi
 fi
 while [ $o -ge $p ]; do read -r u <&6; o=$((o-1)); done
 if [ $g = b ]; then set -- $l; else set -- ${v}z; fi
-if b "$@"; then { r "$v$g=$x"; cat "$@"; printf .; } >$v.$((j%8))
-elif [ $g = b ]; then { r "${v}b"; cat $l | base64 $W; printf .; } >$v.$((j%8))
-else { r "$v$g"; base64 $W <${v}z; printf .; } >$v.$((j%8))
+b "$@"
+case $?$g$# in
+0*) { r "$v$g=$x"; cat "$@"; printf .; } >$v.$((j%8));;
+2b1) { r "${v}b"; base64 $W <$1; printf .; } >$v.$((j%8));;
+2b*) for u in $l; do
+if b $u; then { r "${v}b=$x"; cat $u; printf .; }
+else { r "${v}b"; base64 $W <$u; printf .; }
 fi
+done >$v.$((j%8));;
+*b*) { r "${v}b"; cat $l | base64 $W; printf .; } >$v.$((j%8));;
+*) { r "$v$g"; base64 $W <${v}z; printf .; } >$v.$((j%8));;
+esac
 rm -f $l
 printf '\n%.0s' $l >&5
 echo
@@ -225,7 +235,7 @@ set -- $x "$@"
 [ "$1" -ge 2048 ] || return 1
 x=$1
 shift
-[ "$(cat "$@" | tr '\000' '\n' | LC_ALL=C grep -c -F -e "$Q")" = 0 ] || return 1
+[ "$(cat "$@" | tr '\000' '\n' | LC_ALL=C grep -c -F -e "$Q")" = 0 ] || return 2
 set -- $(cat "$@" | md5sum)
 [ ${#1} = 32 ] && x=$x,$1
 }

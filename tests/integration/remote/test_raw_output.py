@@ -49,6 +49,18 @@ def test_ef_bf_bd_anywhere_arrives_exact(shell_path: str, tmp_path: Path) -> Non
     assert result.noise == b""
 
 
+def test_only_the_read_holding_the_sequence_goes_as_base64(shell_path: str, tmp_path: Path) -> None:
+    clean = os.urandom(1_500_000)
+    while FFFD in clean:
+        clean = clean.replace(FFFD, os.urandom(3))
+    data = clean[:700_000] + FFFD + clean[700_000:]
+    (tmp_path / "blob").write_bytes(data)
+    result = run_oneoff(["cat", str(tmp_path / "blob")], compress=False, path=shell_path)
+    assert result.stdout == data
+    # At most one read (64 KiB) pays base64's third, not its whole batch (up to 896 KiB).
+    assert result.wire_bytes < len(data) + 65536 // 3 + 8000
+
+
 def test_without_md5sum_output_is_base64(tmp_path: Path) -> None:
     path = busybox_dir(tmp_path / "bin", without=("md5sum",))
     data = os.urandom(300_000)
