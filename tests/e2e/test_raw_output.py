@@ -42,3 +42,17 @@ def test_random_bytes_arrive_exact_and_raw(faithful_sandbox, env_for, tmp_path):
     # stdout in raw frames, a header each (as base64 it would be 4/3 of the data); stderr,
     # which holds EF BF BD, as base64.
     assert len(data) + len(mix) * 4 / 3 < wire < len(data) * 1.02 + len(mix) * 1.4
+
+
+def test_an_altered_raw_frame_ends_the_command_with_one_error_line(fast_sandbox, env_for):
+    # The command forges a raw record with a wrong MD5 on the terminal, using the session
+    # nonce it reads from the wrapper script's argv: the client must refuse it.
+    forge = (
+        "import os; n = open(f'/proc/{os.getppid()}/cmdline', 'rb').read().split(b'\\0')[4]; "
+        "t = open('/dev/tty', 'wb'); t.write(b'\\n@' + n + b':Ob=5,' + b'0' * 32 + b'\\nabcde.')"
+    )
+    result = run_in_process([*WEB, "--", "python3", "-c", forge], env_for(fast_sandbox))
+    assert result.code == 255
+    assert result.stdout == b""
+    assert result.err.count("\n") == 1
+    assert "raw output frame from the container arrived altered" in result.err
