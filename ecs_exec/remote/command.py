@@ -3,10 +3,11 @@
 The agent splits ``command`` with google/shlex and execs it in a PTY with no shell, and it
 sends no exit status. So a one-off command is wrapped as::
 
-    sh -c '<ONEOFF_SCRIPT>' ecs-exec <nonce> <r|b|n> <z|-> <argv...>
+    sh -c '<ONEOFF_SCRIPT>' ecs-exec <nonce> <r|b|n> <flags> <argv...>
 
 with every word quoted by :func:`ecs_exec.remote.shlexgo.quote`, so the script receives the user's
-argv exactly (``"$@"``) without any shell re-parsing it.
+argv exactly (``"$@"``) without any shell re-parsing it. ``<flags>`` holds ``z`` (compress
+output) and ``r`` (output records may carry raw bytes), or is ``-``.
 
 Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and busybox ash):
 
@@ -62,6 +63,14 @@ Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and b
      8 KiB) is tried before the whole batch, so incompressible data costs little CPU and
      compressible data is noticed again within about 2 MiB. ``-w 0`` drops base64's line
      breaks where supported.
+
+     With the ``r`` flag, and wc, tr, grep and md5sum all present, a frame of at least
+     2 KiB travels as raw bytes with its length and MD5 in the header, unless it contains
+     ``EF BF BD``, the one sequence the agent alters (docs/output-records.md#3-raw-records):
+     ``tr`` turns NUL into LF first, because BusyBox grep stops at a NUL inside a line and
+     neither byte is part of the sequence. Any other frame is base64 as above, except that
+     an uncompressed batch holding the sequence is sent read by read, each read raw or
+     base64 on its own (several records in one frame file, still one write).
    * ``f`` writes each frame file with one ``dd`` write: a write() to a tty holds the tty's
      write lock for its whole length, so stdout and stderr frames never interleave (``bs``
      of 4 MiB exceeds any frame). Frame files form a ring of 8; up to 8 well-compressed
@@ -137,8 +146,12 @@ r() { printf '\n@%s:%s\n' "$n" "$1"; }
 for t in stty mktemp mkfifo dd base64 rm sleep; do
 command -v $t >/dev/null 2>&1 || { r "M$t"; exit 127; }
 done
-c=
-if [ "$z" = z ] && command -v wc >/dev/null 2>&1; then
+c= R= Q=$(printf '\357\277\275')
+if [ "${z#*r}" != "$z" ]; then
+R=1
+for t in wc tr grep md5sum; do command -v $t >/dev/null 2>&1 || R=; done
+fi
+if [ "${z#*z}" != "$z" ] && command -v wc >/dev/null 2>&1; then
 for t in bzip2:j gzip:z; do
 command -v ${t%:*} >/dev/null 2>&1 && { c=${t%:*} y=${t#*:}; break; }
 done
@@ -204,14 +217,35 @@ fi
 [ $k -ge 0 ] || { k=$s; [ $s -ge 16 ] || s=$((s*2)); }
 fi
 while [ $o -ge $p ]; do read -r u <&6; o=$((o-1)); done
-if [ $g = b ]; then { r "${v}b"; cat $l | base64 $W; printf .; } >$v.$((j%8))
-else { r "$v$g"; base64 $W <${v}z; printf .; } >$v.$((j%8))
+if [ $g = b ]; then set -- $l; else set -- ${v}z; fi
+b "$@"
+case $?$g$# in
+0*) { r "$v$g=$x"; cat "$@"; printf .; } >$v.$((j%8));;
+2b1) { r "${v}b"; base64 $W <$1; printf .; } >$v.$((j%8));;
+2b*) for u in $l; do
+if b $u; then { r "${v}b=$x"; cat $u; printf .; }
+else { r "${v}b"; base64 $W <$u; printf .; }
 fi
+done >$v.$((j%8));;
+*b*) { r "${v}b"; cat $l | base64 $W; printf .; } >$v.$((j%8));;
+*) { r "$v$g"; base64 $W <${v}z; printf .; } >$v.$((j%8));;
+esac
 rm -f $l
 printf '\n%.0s' $l >&5
 echo
 j=$((j+1)) o=$((o+1)) h=$((h+m))
 done
+}
+b() {
+[ -n "$R" ] || return 1
+x=$(cat "$@" | wc -c) || return 1
+set -- $x "$@"
+[ "$1" -ge 2048 ] || return 1
+x=$1
+shift
+[ "$(cat "$@" | tr '\000' '\n' | LC_ALL=C grep -c -F -e "$Q")" = 0 ] || return 2
+set -- $(cat "$@" | md5sum)
+[ ${#1} = 32 ] && x=$x,$1
 }
 f() {
 cd "$d" || exit
@@ -338,7 +372,12 @@ def new_nonce() -> str:
 
 
 def build_oneoff_command(
-    argv: Sequence[str], *, nonce: str, stdin_mode: StdinMode, compress: bool
+    argv: Sequence[str],
+    *,
+    nonce: str,
+    stdin_mode: StdinMode,
+    compress: bool,
+    raw_output: bool = False,
 ) -> str:
     """Build the ExecuteCommand ``command`` for a framed one-off command.
 
@@ -349,6 +388,9 @@ def build_oneoff_command(
             ``"base64"`` for base64 chunks (official plugin), ``"none"`` for EOF at once.
         compress: compress output chunks (bzip2, else gzip) when the tool exists remotely
             and it makes the chunk smaller.
+        raw_output: let output records carry raw bytes where the agent passes them
+            unchanged (docs/output-records.md); only for an 8-bit clean transport (the
+            native one, not the official plugin's terminal).
 
     Returns:
         The command string; ``shlexgo.split`` of it yields ``sh -c <script> ...``.
@@ -358,7 +400,8 @@ def build_oneoff_command(
             surrogate (not UTF-8), or a bad nonce.
     """
     words = _checked_argv(argv)
-    flags = [_checked_nonce(nonce), _STDIN_FLAG[stdin_mode], "z" if compress else "-"]
+    letters = ("z" if compress else "") + ("r" if raw_output else "")
+    flags = [_checked_nonce(nonce), _STDIN_FLAG[stdin_mode], letters or "-"]
     return shlexgo.join(["sh", "-c", ONEOFF_SCRIPT, SCRIPT_NAME, *flags, *words])
 
 

@@ -8,28 +8,37 @@ Record grammar (bytes; ``N`` is the session nonce, ``[A-Za-z0-9_-]{8,64}``)::
             / "H"                     ; heartbeat: the answer to a heartbeat frame; ignored
             / "X" 1*DIGIT             ; exited with this status
             / "M" 1*VCHAR             ; setup failed: this tool/resource is missing
-            / ("O" / "E") ("b" / "z" / "j")
+            / ("O" / "E") ("b" / "z" / "j") [ "=" 1*DIGIT "," 32HEXDIG ]
                                       ; stdout/stderr data frame, plain/gzip/bzip2; has a body
     body    = *( base64-char / CR / LF ) ; base64 of the data (compressed for "z", "j")
+            / *OCTET                  ; with "=": exactly that many raw bytes, whose MD5 is
+                                      ; the hex digits (docs/output-records.md#3-raw-records)
 
 The leading LF puts every record at the start of a line and is part of the record, not noise.
 CRs are tolerated because records printed before ``stty raw`` (``M``) pass through ONLCR, and a
-local PTY (plugin transport) may add them too. A data body cannot contain ``.``, so the first
-``.`` ends it. Everything outside records is noise. The nonce is random per session, so output
-of the command cannot forge a record: stdout/stderr only ever travel base64-encoded, and only
-what a program writes to /dev/tty itself (or the plugin's banners) reaches us as noise.
+local PTY (plugin transport) may add them too. A base64 body cannot contain ``.``, so the first
+``.`` ends it. A raw body is read by its length, never searched, and must be followed by ``.``;
+that and its MD5 are checked before any of it is passed on, so an altered raw frame (the agent
+shortens ``EF BF BD``, which the script keeps out of raw frames) is a protocol error, never
+wrong output.
+Everything outside records is noise. The nonce is random per session, so output of the command
+cannot forge a record: stdout/stderr only ever travel inside records (base64-encoded, or raw
+behind a header that gives their length), and only what a program writes to /dev/tty itself
+(or the plugin's banners) reaches us as noise.
 
 Every frame is written with one write() on the remote side, so nothing interleaves inside a
 record; the decoder still accepts the stream split at any byte boundary. A frame carries at most
-``OUTPUT_FRAME`` bytes of output (896 KiB); its base64 body and its decompressed data are both
-bounded by that, so a hostile or broken stream cannot make the decoder buffer or inflate
-without limit.
+``OUTPUT_FRAME`` bytes of output (896 KiB); its base64 body, its raw length (checked in the
+header, before the body is buffered) and its decompressed data are all bounded by that, so
+a hostile or broken stream cannot make the decoder buffer or inflate without limit.
 """
 
 from __future__ import annotations
 
 import binascii
 import bz2
+import hashlib
+import re
 import zlib
 
 from ecs_exec.errors import RemoteProtocolError
@@ -44,7 +53,10 @@ _MAX_BODY = 2 * OUTPUT_FRAME + 4096
 # Decompressed size bound: a frame never gathers more than FRAME_CHUNKS dd reads.
 _MAX_FRAME = OUTPUT_FRAME
 
-_SCAN, _HEADER, _BODY = range(3)
+# The raw frame header after the stream letter: codec, "=", length, ",", MD5 of the body.
+_RAW_HEADER = re.compile(rb"([bzj])=([0-9]{1,7}),([0-9a-f]{32})")
+
+_SCAN, _HEADER, _BODY, _RAW = range(4)
 
 
 class StreamDecoder:
@@ -67,6 +79,8 @@ class StreamDecoder:
         self._stream = b""  # b"O" or b"E" while in a body
         self._codec = b"b"  # b plain, z gzip, j bzip2
         self._scanned = 0  # body bytes already searched for the terminating "."
+        self._length = 0  # raw body: its length
+        self._digest = b""  # raw body: its MD5, hex
 
     def feed(self, data: bytes) -> list[Event]:
         """Consume ``data`` and return the events it completes.
@@ -104,6 +118,8 @@ class StreamDecoder:
             return self._scan(events)
         if self._state == _HEADER:
             return self._header(events)
+        if self._state == _RAW:
+            return self._raw_body(events)
         return self._body(events)
 
     def _scan(self, events: list[Event]) -> bool:
@@ -157,6 +173,12 @@ class StreamDecoder:
         elif kind in (b"O", b"E") and arg in (b"b", b"z", b"j"):
             self._state, self._stream, self._codec = _BODY, kind, arg
             self._scanned = 0
+        elif kind in (b"O", b"E") and (raw := _RAW_HEADER.fullmatch(arg)):
+            length = int(raw.group(2))
+            if length > _MAX_FRAME:
+                raise RemoteProtocolError("an output frame from the container is too large")
+            self._state, self._stream, self._codec = _RAW, kind, raw.group(1)
+            self._length, self._digest = length, raw.group(3)
         else:
             raise RemoteProtocolError(f"unknown record {line[:20]!r} from the container")
         return True
@@ -178,11 +200,33 @@ class StreamDecoder:
             data = binascii.a2b_base64(body)
         except binascii.Error as exc:
             raise RemoteProtocolError("an output frame has invalid base64") from exc
+        self._emit(events, data)
+        return True
+
+    def _raw_body(self, events: list[Event]) -> bool:
+        buf, length = self._buf, self._length
+        if len(buf) <= length:
+            return False
+        body = bytes(buf[:length])
+        end = buf[length]
+        del buf[: length + 1]
+        self._state = _SCAN
+        # The agent alters only EF BF BD (to EF), which the script keeps out of raw frames; if
+        # that ever failed, the body would be short and the "." or the digest would not match.
+        digest = hashlib.md5(body, usedforsecurity=False).hexdigest().encode("ascii")
+        if end != 0x2E or digest != self._digest:
+            raise RemoteProtocolError(
+                "a raw output frame from the container arrived altered (its length or "
+                "MD5 does not match); its bytes were discarded"
+            )
+        self._emit(events, body)
+        return True
+
+    def _emit(self, events: list[Event], data: bytes) -> None:
         if self._codec != b"b":
             data = _decompress(data, gzip=self._codec == b"z")
         if data:
             events.append(Stdout(data) if self._stream == b"O" else Stderr(data))
-        return True
 
 
 def _decompress(data: bytes, *, gzip: bool) -> bytes:

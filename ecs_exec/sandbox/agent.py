@@ -92,31 +92,63 @@ class AgentOptions:
     idle_timeout: float = 1200.0
 
 
-def _incomplete_tail(buf: bytes) -> int:
-    """Where a trailing, still-valid but incomplete UTF-8 sequence starts (len(buf): none)."""
+def _is_continuation(byte: int) -> bool:
+    return 0x80 <= byte < 0xC0
+
+
+def _decode_at(buf: bytes, i: int) -> int:
+    """Go's ``utf8.DecodeRune(buf[i:])`` as the agent sees it: the width of a valid rune other
+    than U+FFFD, or ``0`` for its ``RuneError`` (invalid, incomplete, or a real U+FFFD)."""
+    for width in range(1, min(4, len(buf) - i) + 1):
+        try:
+            char = buf[i : i + width].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.reason == "unexpected end of data":
+                continue  # a longer slice may complete it
+            return 0
+        return 0 if char == "\ufffd" else width
+    return 0
+
+
+def _held_back_from(buf: bytes) -> int:
+    """Where the agent stops walking ``buf``: the first rune start within the last 3 bytes
+    that decodes to ``RuneError`` (``len(buf)``: none).
+
+    shell.go ``processStdoutData`` keeps everything from such a rune for the next read
+    (``unprocessedBytesLen-i < utf8.UTFMax``), whether it is incomplete, invalid or a real
+    U+FFFD. The walk only has to start near the end: a byte that is not a continuation byte
+    is always a rune start (valid runes and U+FFFD span continuation bytes only), and a byte
+    with three continuation bytes before it is one too.
+    """
     n = len(buf)
-    for k in range(n - 1, max(n - 4, -1), -1):
-        byte = buf[k]
-        if byte < 0x80:
-            return n
-        if byte >= 0xC0:
-            try:
-                buf[k:].decode("utf-8")
-            except UnicodeDecodeError as exc:
-                if exc.reason == "unexpected end of data" and exc.start == 0:
-                    return k
-            return n
+    start = max(0, n - 4)
+    for i in range(n - 4, max(-1, n - 8), -1):
+        if not _is_continuation(buf[i]):
+            start = i
+            break
+    i = start
+    while i < n:
+        width = _decode_at(buf, i)
+        if width:
+            i += width
+            continue
+        if n - i < 4:
+            return i
+        i += 3 if buf[i : i + 3] == _FFFD else 1
     return n
 
 
 class AgentUtf8:
-    """shell.go ``processStreamMessage``: walk the bytes as UTF-8 runes.
+    """shell.go ``processStdoutData``: walk the bytes as UTF-8 runes.
 
-    A complete valid rune passes; an incomplete tail is held back for the next read; an
-    invalid byte passes alone (``utf8.DecodeRune`` width 1); and a real U+FFFD (``EF BF BD``)
-    becomes the single byte ``EF``, because the agent tests ``rune == utf8.RuneError``, writes
-    one byte and skips three. Python's strict decoder reports the same boundaries: "unexpected
-    end of data" exactly where Go's ``utf8.FullRune`` is false.
+    A complete valid rune passes; an invalid byte passes alone (``utf8.DecodeRune`` width 1);
+    a real U+FFFD (``EF BF BD``) becomes the single byte ``EF``, because the agent tests
+    ``rune == utf8.RuneError``, writes one byte and skips three; and whatever decodes to
+    ``RuneError`` within the last 3 bytes of a read (an incomplete sequence, but also an
+    invalid byte or a whole U+FFFD) is held back, with everything after it, for the next
+    read. At EOF the agent stops reading and never sends what it held back (``writePump``
+    returns on the read error): :meth:`flush` gives that tail, which the session drops.
+    See docs/agent.md#3-output.
     """
 
     def __init__(self) -> None:
@@ -124,15 +156,16 @@ class AgentUtf8:
 
     def feed(self, data: bytes) -> bytes:
         buf = self._tail + data
-        cut = _incomplete_tail(buf)
+        cut = _held_back_from(buf)
         self._tail = buf[cut:]
-        # EF is never a continuation byte, so every EF BF BD in the stream is decoded by the
-        # agent as U+FFFD and shortened to EF; invalid bytes pass unchanged. A plain replace
-        # is therefore exact, and O(n) where a rune-by-rune walk of binary data is O(n^2).
+        # EF is never a continuation byte, so every EF BF BD in the stream is a rune start in
+        # the agent's walk, decoded as U+FFFD and shortened to EF; invalid bytes pass
+        # unchanged. A plain replace is therefore exact, and O(n) where a rune-by-rune walk
+        # of binary data is O(n^2) in Python.
         return buf[:cut].replace(_FFFD, b"\xef")
 
     def flush(self) -> bytes:
-        """The held-back tail, at EOF."""
+        """The held-back tail, which the real agent never sends (it is lost at EOF)."""
         tail, self._tail = self._tail, b""
         return tail
 
@@ -372,7 +405,12 @@ class AgentSession:
                 due = max(due + interval, now - interval)
                 await asyncio.sleep(max(0.0, due - now))
         if self._utf8 is not None:
-            self._send_output(self._utf8.flush())
+            # writePump returns on the read error without sending its held-back bytes.
+            dropped = self._utf8.flush()
+            if dropped:
+                logger.debug(
+                    "session %s: %d held-back byte(s) lost at EOF", self.session_id, len(dropped)
+                )
 
     def _send_output(self, data: bytes) -> None:
         channel = self.channel

@@ -271,7 +271,12 @@ def _build_command(request: ExecRequest, nonce: str) -> str:
         return build_interactive_command(request.argv, nonce=nonce)
     argv = request.argv or DEFAULT_SHELL
     return build_oneoff_command(
-        list(argv), nonce=nonce, stdin_mode=request.stdin_framing, compress=True
+        list(argv),
+        nonce=nonce,
+        stdin_mode=request.stdin_framing,
+        compress=True,
+        # Raw output records need an 8-bit clean path; the plugin's local terminal is not.
+        raw_output=request.transport != "plugin",
     )
 
 

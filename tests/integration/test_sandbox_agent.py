@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -335,10 +336,53 @@ def test_utf8_mangling_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> N
 def test_agent_utf8_holds_back_an_incomplete_tail() -> None:
     utf8 = AgentUtf8()
     assert utf8.feed(b"a\xe2\x82") == b"a"
-    assert utf8.feed(b"\xac\xe0\x80z") == b"\xe2\x82\xac\xe0\x80z"  # E0 80 is invalid: bytewise
+    # E0 80 is invalid, but within the last 3 bytes: held back like an incomplete rune.
+    assert utf8.feed(b"\xac\xe0\x80z") == b"\xe2\x82\xac"
+    assert utf8.feed(b"0123") == b"\xe0\x80z0123"  # then passed bytewise
     assert utf8.feed(b"\xef\xbf") == b""
-    assert utf8.feed(b"\xbd!") == b"\xef!"
-    assert utf8.feed(b"\xf0\x9f") == b"" and utf8.flush() == b"\xf0\x9f"
+    assert utf8.feed(b"\xbd") == b""  # a whole U+FFFD in the last 3 bytes waits too
+    assert utf8.feed(b"") == b""
+    assert utf8.feed(b"!ok") == b"\xef!ok"
+    assert utf8.feed(b"x\xff") == b"x"  # an invalid last byte waits as well
+    assert utf8.feed(b"\xf0\x9f") == b"" and utf8.flush() == b"\xff\xf0\x9f"
+
+
+def test_agent_utf8_matches_a_rune_walk_of_every_read() -> None:
+    # A literal port of processStdoutData's loop, run on each read plus what it held back.
+    def walk(buf: bytes) -> tuple[bytes, bytes]:
+        out, i = bytearray(), 0
+        while i < len(buf):
+            for width in range(1, min(4, len(buf) - i) + 1):
+                try:
+                    rune = buf[i : i + width].decode()
+                    break
+                except UnicodeDecodeError as exc:
+                    if exc.reason != "unexpected end of data":
+                        rune, width = "\ufffd", 1
+                        break
+            else:
+                rune, width = "\ufffd", 1
+            if rune == "\ufffd":
+                if len(buf) - i < 4:
+                    break
+                out.append(buf[i])
+            else:
+                out += buf[i : i + width]
+            i += width
+        return bytes(out), buf[i:]
+
+    rnd = random.Random(5)
+    alphabet = b"A\xef\xbf\xbd\xe2\x82\xac\xf0\x9f\x98\x80\xc3\xa9\xff\xed\xa0\xe0\xf4\x90"
+    for _ in range(3000):
+        data = bytes(rnd.choice(alphabet) for _ in range(rnd.randrange(40)))
+        cuts = sorted(rnd.choices(range(len(data) + 1), k=rnd.randrange(5)))
+        pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+        utf8, held, want = AgentUtf8(), b"", bytearray()
+        got = b"".join(utf8.feed(piece) for piece in pieces)
+        for piece in pieces:
+            out, held = walk(held + piece)
+            want += out
+        assert (got, utf8.flush()) == (bytes(want), held), pieces
 
 
 @pytest.mark.skipif(find_busybox() is None, reason="busybox is not installed")

@@ -50,8 +50,9 @@ _CONT = range(0x80, 0xC0)
 class AgentUtf8:
     """The agent's ``processStdoutData`` rune walk, byte for byte.
 
-    An incomplete UTF-8 sequence at the end of a read is held back for the next read; an
-    invalid byte is passed through alone; a decoded ``utf8.RuneError`` writes only its first
+    A ``utf8.RuneError`` (an incomplete sequence, an invalid byte, or a real U+FFFD) within the
+    last 3 bytes of a read is held back with what follows for the next read; elsewhere an
+    invalid byte is passed through alone, and a decoded ``RuneError`` writes only its first
     byte and skips its width, so a real U+FFFD (EF BF BD) becomes EF.
     """
 
@@ -72,12 +73,14 @@ class AgentUtf8:
                 break
             out += buf[pos : match.start()]
             pos = match.start()
-            if not _full_rune(buf, pos):
-                self._held = buf[pos:]
-                break
-            width, valid = _decode_rune(buf, pos)
+            width, valid = _decode_rune(buf, pos) if _full_rune(buf, pos) else (1, False)
             if valid and buf[pos : pos + 3] != b"\xef\xbf\xbd":
                 out += buf[pos : pos + width]
+            elif len(buf) - pos < 4:
+                # RuneError within the last 3 bytes (incomplete, invalid or a real U+FFFD):
+                # kept with the rest for the next read.
+                self._held = buf[pos:]
+                break
             else:
                 out.append(buf[pos])  # RuneError: one byte written, width skipped
             pos += width
@@ -249,9 +252,7 @@ class AgentEmulator:
             out = utf8.feed(data)
             if out:
                 self.output.put((time.monotonic(), out))
-        tail = utf8.flush()
-        if tail:
-            self.output.put((time.monotonic(), tail))
+        utf8.flush()  # the agent never sends what it held back (writePump ends on EOF)
         self.output.put(None)
 
     def _write_loop(self) -> None:
@@ -316,6 +317,7 @@ def run_oneoff(
     stdin: bytes | Iterable[bytes] | None = None,
     stdin_mode: StdinMode | None = None,
     compress: bool = True,
+    raw_output: bool = True,
     path: str | None = None,
     timeout: float = 30.0,
     confirm: bool = True,
@@ -325,14 +327,17 @@ def run_oneoff(
     """Run ``argv`` through the framing script in an :class:`AgentEmulator` and decode it.
 
     ``stdin`` is sent (framed by :class:`StdinEncoder`, then EOF) once ``Ready`` arrives.
-    ``stdin_mode`` defaults to ``"none"`` without stdin and ``"raw"`` with it. The exit record
+    ``stdin_mode`` defaults to ``"none"`` without stdin and ``"raw"`` with it; output records
+    may be raw (``raw_output``) as with the native transport. The exit record
     is confirmed as a client does, unless ``confirm`` is false. ``on_event`` sees every
     event as it is decoded, with the agent (to write control frames, for instance).
     """
     mode: StdinMode = stdin_mode or ("none" if stdin is None else "raw")
     nonce = new_nonce()
     agent = AgentEmulator(
-        build_oneoff_command(argv, nonce=nonce, stdin_mode=mode, compress=compress),
+        build_oneoff_command(
+            argv, nonce=nonce, stdin_mode=mode, compress=compress, raw_output=raw_output
+        ),
         path=path,
         tmpdir=tmpdir,
     )

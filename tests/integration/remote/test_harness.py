@@ -14,10 +14,13 @@ from tests.integration.remote.harness import AgentEmulator, AgentUtf8
         ([b"plain ascii"], b"plain ascii"),
         ([b"a\xef\xbf\xbdb"], b"a\xefb"),  # real U+FFFD loses two bytes
         ([b"caf\xc3", b"\xa9!"], b"caf\xc3\xa9!"),  # incomplete tail held back
-        ([b"\xff\xfe"], b"\xff\xfe"),  # invalid bytes pass one at a time
+        ([b"\xff\xfe", b"0123"], b"\xff\xfe0123"),  # invalid bytes pass one at a time
         ([b"\xe2\x82\xac"], b"\xe2\x82\xac"),
-        ([b"\xe0\x80\x80"], b"\xe0\x80\x80"),  # overlong: invalid, passed through
+        ([b"\xe0\x80\x80", b"0123"], b"\xe0\x80\x800123"),  # overlong: invalid, passed through
         ([b"\xf0\x9f\x98"], b""),  # held until more arrives
+        ([b"x\xff"], b"x"),  # an invalid byte in the last 3 is held back too
+        ([b"x\xff", b"yzw"], b"x\xffyzw"),
+        ([b"\xef\xbf\xbd", b"!"], b"\xef!"),  # so is a whole U+FFFD
     ],
 )
 def test_agent_utf8(chunks: list[bytes], expected: bytes) -> None:
@@ -27,12 +30,12 @@ def test_agent_utf8(chunks: list[bytes], expected: bytes) -> None:
 
 def test_raw_pty_output_is_mangled() -> None:
     # Without framing, the PTY's ONLCR and the agent's U+FFFD bug both show.
-    agent = AgentEmulator("printf 'a\\n\\357\\277\\275'")
+    agent = AgentEmulator("printf 'a\\n\\357\\277\\275b'")
     out = b""
     while (item := agent.output.get(timeout=5)) is not None:
         out += item[1]
     agent.close()
-    assert out == b"a\r\n\xef"
+    assert out == b"a\r\n\xefb"
 
 
 def test_interactive_wrapper_prints_marker() -> None:

@@ -96,3 +96,27 @@ def test_script_waits_match_the_documented_constants() -> None:
     assert f"(sleep {INTERRUPT_GRACE}; kill -s TERM 0)" in ONEOFF_SCRIPT
     assert INTERRUPT_WAIT > INTERRUPT_GRACE + 1  # the client waits for the SIGTERM's outcome
     assert "sleep 0.3" not in ONEOFF_SCRIPT + INTERACTIVE_SCRIPT  # no pause stands in for it
+
+
+@pytest.mark.parametrize(
+    ("compress", "raw_output", "flags"),
+    [(True, True, "zr"), (True, False, "z"), (False, True, "r"), (False, False, "-")],
+)
+def test_output_flags(compress: bool, raw_output: bool, flags: str) -> None:
+    command = build_oneoff_command(
+        ["ls"], nonce=NONCE, stdin_mode="none", compress=compress, raw_output=raw_output
+    )
+    assert shlexgo.split(command)[4:] == [NONCE, "n", flags, "ls"]
+
+
+@pytest.mark.parametrize(("transport", "flags"), [("native", "zr"), ("plugin", "z")])
+def test_raw_output_only_over_the_native_transport(transport: str, flags: str) -> None:
+    # The plugin writes output to a local terminal, which is not 8-bit clean.
+    from ecs_exec.session.runner import ExecRequest, _build_command
+
+    request = ExecRequest(argv=("ls",), interactive=False, attach_stdin=True, transport=transport)
+    assert shlexgo.split(_build_command(request, NONCE))[4:7] == [
+        NONCE,
+        "rb"[transport == "plugin"],
+        flags,
+    ]
