@@ -34,9 +34,10 @@ def sandbox() -> Iterator[Sandbox]:
 @pytest.fixture(scope="module")
 def blob(tmp_path_factory) -> Path:
     # No 0xEF bytes: the agent's UTF-8 loop turns EF BF BD into EF, which is the framing's
-    # business (tests/e2e), not the data channel's. An ASCII last byte: the agent never sends
-    # an invalid tail it holds back at EOF (docs/agent.md#3-output).
-    data = os.urandom(SIZE - 1).replace(b"\xef", b"\x00") + b"\n"
+    # business (tests/e2e), not the data channel's. ASCII last bytes: the agent holds back a
+    # read's last 3 bytes when any of them does not decode, and never sends what it holds
+    # back at EOF (docs/agent.md#3-output).
+    data = os.urandom(SIZE - 4).replace(b"\xef", b"\x00") + b"end\n"
     path = tmp_path_factory.mktemp("blob") / "blob"
     path.write_bytes(data)
     return path
