@@ -114,6 +114,13 @@ def check_log_group(facts: Facts) -> Finding:
 _SSE_S3 = '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
 
 
+def _put_encryption(bucket: str) -> str:
+    return (
+        f"aws s3api put-bucket-encryption --bucket {bucket} "
+        f"--server-side-encryption-configuration '{_SSE_S3}'"
+    )
+
+
 def check_s3_bucket(facts: Facts) -> Finding:
     c = facts.exec_configuration()
     if c.logging != "OVERRIDE" or not c.s3_bucket:
@@ -122,24 +129,21 @@ def check_s3_bucket(facts: Facts) -> Finding:
     bucket = head_bucket(facts.clients.s3, name, profile=facts.profile)
     if bucket is None:
         region = facts.region()
-        where = (
-            ""
-            if region == "us-east-1"
-            else f" --create-bucket-configuration LocationConstraint={region}"
+        # us-east-1 is S3's default location, and refuses it as a LocationConstraint.
+        fix = f"aws s3api create-bucket --bucket {name}"
+        if region != "us-east-1":
+            fix += f" --create-bucket-configuration LocationConstraint={region}"
+        if c.s3_encryption:
+            fix += f" && {_put_encryption(name)}"
+        fix += (
+            " (or point the cluster at an existing bucket: aws ecs update-cluster --cluster "
+            f"{c.cluster} --configuration 'executeCommandConfiguration={{logging=OVERRIDE,"
+            "logConfiguration={s3BucketName=BUCKET}}')"
         )
         return failed(
             f"bucket {name} does not exist",
             "the agent cannot upload the session log to a bucket that does not exist",
-            f"aws s3api create-bucket --bucket {name}{where}"
-            + (
-                f" && aws s3api put-bucket-encryption --bucket {name} "
-                f"--server-side-encryption-configuration '{_SSE_S3}'"
-                if c.s3_encryption
-                else ""
-            )
-            + f" (or point the cluster at an existing bucket: aws ecs update-cluster --cluster "
-            f"{c.cluster} --configuration 'executeCommandConfiguration={{logging=OVERRIDE,"
-            "logConfiguration={s3BucketName=BUCKET}}')",
+            fix,
             bucket=name,
         )
     if not c.s3_encryption:
@@ -154,8 +158,7 @@ def check_s3_bucket(facts: Facts) -> Finding:
             f"bucket {name} has no default encryption, but the cluster requires it",
             "with s3EncryptionEnabled the agent refuses to log to a bucket without default "
             "encryption, and sessions fail to start",
-            f"aws s3api put-bucket-encryption --bucket {name} "
-            f"--server-side-encryption-configuration '{_SSE_S3}'",
+            _put_encryption(name),
             bucket=name,
             region=bucket.region,
             encryption=None,

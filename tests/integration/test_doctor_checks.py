@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from ecs_exec.aws.clients import AwsClients, AwsSettings
 from ecs_exec.doctor.catalog import CHECKS
 from ecs_exec.sandbox import demo, demo_broken as b
 from ecs_exec.sandbox.state import SandboxState
@@ -563,3 +564,16 @@ def test_a_caller_that_may_not_look_at_the_bucket_skips_the_check(world, extra, 
     assert d["cluster.s3-bucket"]["details"] == {"deniedAction": denied}
     assert denied in d["cluster.s3-bucket"]["reason"]
     assert d.status("cluster.log-group") == "ok"  # the rest still runs
+
+
+def test_a_missing_bucket_outside_us_east_1_is_created_with_its_location(world):
+    clients = AwsClients(AwsSettings(region="eu-west-1", endpoint_url=world.server.url))
+    clients.session.set_credentials("AKIDSANDBOX", "sandbox")
+    d = world.run(
+        clients=clients, cluster="broken-s3", task=b.BROKEN_S3_BUCKET_MISSING, groups=("cluster",)
+    )
+    assert d.status("cluster.s3-bucket") == "failed"
+    assert d["cluster.s3-bucket"]["fix"].startswith(
+        f"aws s3api create-bucket --bucket {b.MISSING_LOG_BUCKET} "
+        "--create-bucket-configuration LocationConstraint=eu-west-1 (or point"
+    )
