@@ -16,7 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 ECS_EXEC = [sys.executable, "-m", "ecs_exec"]
 #: The built-in sandbox's clusters (ecs_exec/sandbox/demo.py), sorted as ls and completion
 #: list them: one place to update when the demo world gains a cluster.
-DEMO_CLUSTERS = ["broken", "broken-kms", "broken-logs", "demo", "secure", "staging"]
+DEMO_CLUSTERS = [
+    *("broken", "broken-kms", "broken-logs", "broken-s3", "broken-s3-encryption"),
+    *("demo", "secure", "staging"),
+]
 
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_ssm import SSMClient
     from mypy_boto3_sts import STSClient
 
@@ -62,13 +63,14 @@ class AwsClients:
             install_trimmed_ecs_model(session)
             return session
 
-    def _client(self, service: str) -> Any:
+    def _client(self, service: str, **options: Any) -> Any:
         from botocore.config import Config
 
         config = Config(
             retries={"mode": "standard", "max_attempts": self.settings.max_attempts},
             connect_timeout=5,
             read_timeout=60,
+            **options,
         )
         with map_aws_errors(profile=self.settings.profile):
             try:
@@ -130,6 +132,13 @@ class AwsClients:
     @cached_property
     def logs(self) -> CloudWatchLogsClient:
         client: CloudWatchLogsClient = self._client("logs")
+        return client
+
+    @cached_property
+    def s3(self) -> S3Client:
+        # An endpoint URL (the sandbox, an IP) cannot take virtual-hosted bucket names.
+        path_style = {"s3": {"addressing_style": "path"}} if self.settings.endpoint_url else {}
+        client: S3Client = self._client("s3", **path_style)
         return client
 
     @property

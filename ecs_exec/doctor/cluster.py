@@ -1,10 +1,11 @@
-"""Cluster checks: the cluster exists, its exec KMS key, its exec logging and log group
-(docs/doctor.md#5-cluster-exec-configuration)."""
+"""Cluster checks: the cluster exists, its exec KMS key, its exec logging, log group and S3
+bucket (docs/doctor.md#5-cluster-exec-configuration)."""
 
 from __future__ import annotations
 
 from ecs_exec.aws.kmskeys import describe_key
 from ecs_exec.aws.logs import find_log_group
+from ecs_exec.aws.s3buckets import bucket_encryption, head_bucket
 from ecs_exec.doctor.facts import Facts
 from ecs_exec.doctor.model import Check, Finding, Group, failed, ok, skipped
 
@@ -108,6 +109,71 @@ def check_log_group(facts: Facts) -> Finding:
     return ok(f"{c.log_group} exists, {enc}", logGroup=c.log_group, kmsKeyId=group.kms_key_id)
 
 
+#: The default encryption `put-bucket-encryption` sets in the fix: S3-managed keys, which need
+#: no KMS permission from the task role.
+_SSE_S3 = '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
+
+
+def _put_encryption(bucket: str) -> str:
+    return (
+        f"aws s3api put-bucket-encryption --bucket {bucket} "
+        f"--server-side-encryption-configuration '{_SSE_S3}'"
+    )
+
+
+def check_s3_bucket(facts: Facts) -> Finding:
+    c = facts.exec_configuration()
+    if c.logging != "OVERRIDE" or not c.s3_bucket:
+        return skipped(f"the cluster's exec logging ({c.logging}) names no S3 bucket")
+    name = c.s3_bucket
+    bucket = head_bucket(facts.clients.s3, name, profile=facts.profile)
+    if bucket is None:
+        region = facts.region()
+        # us-east-1 is S3's default location, and refuses it as a LocationConstraint.
+        fix = f"aws s3api create-bucket --bucket {name}"
+        if region != "us-east-1":
+            fix += f" --create-bucket-configuration LocationConstraint={region}"
+        if c.s3_encryption:
+            fix += f" && {_put_encryption(name)}"
+        fix += (
+            " (or point the cluster at an existing bucket: aws ecs update-cluster --cluster "
+            f"{c.cluster} --configuration 'executeCommandConfiguration={{logging=OVERRIDE,"
+            "logConfiguration={s3BucketName=BUCKET}}')"
+        )
+        return failed(
+            f"bucket {name} does not exist",
+            "the agent cannot upload the session log to a bucket that does not exist",
+            fix,
+            bucket=name,
+        )
+    if not c.s3_encryption:
+        return ok(
+            f"{name} exists (in {bucket.region or 'an unknown region'})",
+            bucket=name,
+            region=bucket.region,
+        )
+    encryption = bucket_encryption(facts.clients.s3, name, profile=facts.profile)
+    if encryption is None:
+        return failed(
+            f"bucket {name} has no default encryption, but the cluster requires it",
+            "with s3EncryptionEnabled the agent refuses to log to a bucket without default "
+            "encryption, and sessions fail to start",
+            _put_encryption(name),
+            bucket=name,
+            region=bucket.region,
+            encryption=None,
+        )
+    key = f" with {encryption.kms_key_id}" if encryption.kms_key_id else ""
+    return ok(
+        f"{name} exists (in {bucket.region or 'an unknown region'}), encrypted by default "
+        f"({encryption.algorithm}{key})",
+        bucket=name,
+        region=bucket.region,
+        encryption=encryption.algorithm,
+        kmsKeyId=encryption.kms_key_id,
+    )
+
+
 CHECKS = (
     Check("cluster.found", Group.CLUSTER, "Cluster", check_found, needs=("local.identity",)),
     Check(
@@ -121,6 +187,13 @@ CHECKS = (
         Group.CLUSTER,
         "Exec log group",
         check_log_group,
+        needs=("cluster.logging",),
+    ),
+    Check(
+        "cluster.s3-bucket",
+        Group.CLUSTER,
+        "Exec log bucket",
+        check_s3_bucket,
         needs=("cluster.logging",),
     ),
 )

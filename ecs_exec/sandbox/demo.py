@@ -24,7 +24,7 @@ cluster ``secure`` (executeCommandConfiguration.kmsKeyId = ``SECURE_KMS_KEY_ARN`
 cluster ``staging``
     service ``web`` (``web-staging:1``, container ``app``): ``STAGING_WEB_EXEC_DISABLED``;
     nothing in ``staging`` can take an exec session.
-clusters ``broken``, ``broken-kms``, ``broken-logs``
+clusters ``broken``, ``broken-kms``, ``broken-logs``, ``broken-s3``, ``broken-s3-encryption``
     one task per failure ``ecs-exec doctor`` finds, and what the clusters above need to pass
     its checks: see :mod:`ecs_exec.sandbox.demo_broken`.
 

@@ -34,6 +34,9 @@
   ``BROKEN_HEALTHY``              nothing wrong: the reference (private subnet with NAT)
   ``BROKEN_KMS_DISABLED``         cluster ``broken-kms``: its KMS key is disabled
   ``BROKEN_LOG_GROUP_MISSING``    cluster ``broken-logs``: its exec log group does not exist
+  ``BROKEN_S3_BUCKET_MISSING``    cluster ``broken-s3``: its exec log bucket does not exist
+  ``BROKEN_S3_UNENCRYPTED``       cluster ``broken-s3-encryption``: encryption required, the
+                                  bucket has no default encryption
   ==============================  =========================================================
 
 The same table, with the task ids, is in docs/sandbox-world.md#4-the-demo-world.
@@ -42,6 +45,7 @@ not reach ssmmessages in AWS (read-only root, credentials in the environment, no
 permissions, the three network failures) answer ExecuteCommand with
 TargetNotConnectedException, as ECS does. The demo world's other
 KMS key ``RETIRED_KMS_KEY_ARN`` is pending deletion and used by no cluster (for scenarios).
+``secure`` also logs to the bucket ``SECURE_LOG_BUCKET`` (default encryption, required).
 """
 
 from __future__ import annotations
@@ -94,6 +98,12 @@ BROKEN_STARTED_BEFORE_EXEC = "b000000000004000000000000000000f"
 BROKEN_HEALTHY = "b0000000000040000000000000000010"
 BROKEN_KMS_DISABLED = "b0000000000040000000000000000011"
 BROKEN_LOG_GROUP_MISSING = "b0000000000040000000000000000012"
+BROKEN_S3_BUCKET_MISSING = "b0000000000040000000000000000013"
+BROKEN_S3_UNENCRYPTED = "b0000000000040000000000000000014"
+
+SECURE_LOG_BUCKET = f"ecs-exec-logs-secure-{_ACCOUNT}"  #: AES256 by default
+PLAIN_LOG_BUCKET = f"ecs-exec-logs-plain-{_ACCOUNT}"  #: no default encryption
+MISSING_LOG_BUCKET = f"ecs-exec-logs-gone-{_ACCOUNT}"  #: no such bucket
 
 OLD_AGENT_INSTANCE = "c0000000000040000000000000000001"  #: container instance, agent 1.50.1
 CURRENT_AGENT_INSTANCE = "c0000000000040000000000000000002"  #: container instance, 1.82.0
@@ -117,6 +127,8 @@ BROKEN_FINDINGS: dict[str, str] = {
     BROKEN_HEALTHY: "nothing: the reference task",
     BROKEN_KMS_DISABLED: "cluster KMS key disabled",
     BROKEN_LOG_GROUP_MISSING: "cluster exec log group missing",
+    BROKEN_S3_BUCKET_MISSING: "cluster exec log bucket missing",
+    BROKEN_S3_UNENCRYPTED: "cluster exec log bucket without default encryption",
 }
 
 # -- IAM --------------------------------------------------------------------------------------
@@ -134,6 +146,8 @@ LOGGING_ACTIONS = [
     "logs:DescribeLogStreams",
     "logs:PutLogEvents",
 ]
+#: What the agent needs to upload exec logs to S3 (with encryption required).
+S3_LOGGING_ACTIONS = ["s3:PutObject", "s3:GetEncryptionConfiguration"]
 
 
 def _allow(actions: list[str] | str, resources: list[str] | str = "*") -> dict[str, Any]:
@@ -145,6 +159,7 @@ def _allow(actions: list[str] | str, resources: list[str] | str = "*") -> dict[s
 
 _CHANNELS = _policy_arn("EcsExecChannels")
 _LOGGING = _policy_arn("EcsExecLogging")
+_S3_LOGGING = _policy_arn("EcsExecS3Logging")
 _OPERATOR = _policy_arn("EcsExecOperator")
 _EC2_TRUST = {
     "Version": "2012-10-17",
@@ -193,6 +208,8 @@ _OPERATOR_DOCUMENT = {
                 "iam:SimulatePrincipalPolicy",
                 "ec2:Describe*",
                 "logs:DescribeLogGroups",
+                "s3:ListBucket",
+                "s3:GetEncryptionConfiguration",
             ],
             "Resource": "*",
         },
@@ -216,16 +233,27 @@ IAM: dict[str, Any] = {
     "policies": [
         {"policyName": "EcsExecChannels", "document": _allow(SSMMESSAGES_ACTIONS)},
         {"policyName": "EcsExecLogging", "document": _allow(LOGGING_ACTIONS)},
+        {
+            "policyName": "EcsExecS3Logging",
+            "document": _allow(
+                S3_LOGGING_ACTIONS,
+                ["arn:aws:s3:::ecs-exec-logs-*", "arn:aws:s3:::ecs-exec-logs-*/*"],
+            ),
+        },
         {"policyName": "EcsExecOperator", "document": _OPERATOR_DOCUMENT},
     ],
     "roles": [
         _role("demo-task", [_CHANNELS, _LOGGING]),
         _role(
             "secure-task",
-            [_CHANNELS, _LOGGING],
+            [_CHANNELS, _LOGGING, _S3_LOGGING],
             {"kms": _allow("kms:Decrypt", _kms_arn(_SECURE_KMS_KEY_ID))},
         ),
-        _role("broken-task", [_CHANNELS, _LOGGING], {"kms": _allow("kms:Decrypt", _BROKEN_KEYS)}),
+        _role(
+            "broken-task",
+            [_CHANNELS, _LOGGING, _S3_LOGGING],
+            {"kms": _allow("kms:Decrypt", _BROKEN_KEYS)},
+        ),
         _role(
             "broken-no-ssmmessages",
             [_LOGGING],
@@ -394,6 +422,13 @@ KMS: dict[str, Any] = {
     ]
 }
 
+S3: dict[str, Any] = {
+    "buckets": [
+        {"name": SECURE_LOG_BUCKET, "encryption": "AES256"},
+        {"name": PLAIN_LOG_BUCKET, "encryption": None},
+    ]
+}
+
 CONTAINER_INSTANCES: list[dict[str, Any]] = [
     {
         "containerInstanceId": OLD_AGENT_INSTANCE,
@@ -540,6 +575,8 @@ BROKEN_TASKS: list[dict[str, Any]] = [
     _broken(BROKEN_HEALTHY, "broken-app", 16),
     _broken(BROKEN_KMS_DISABLED, "broken-app", 17, cluster="broken-kms"),
     _broken(BROKEN_LOG_GROUP_MISSING, "broken-app", 18, cluster="broken-logs"),
+    _broken(BROKEN_S3_BUCKET_MISSING, "broken-app", 19, cluster="broken-s3"),
+    _broken(BROKEN_S3_UNENCRYPTED, "broken-app", 20, cluster="broken-s3-encryption"),
 ]
 
 
@@ -551,6 +588,11 @@ def _logging(group: str, encrypted: bool = False) -> dict[str, Any]:
             "cloudWatchEncryptionEnabled": encrypted,
         },
     }
+
+
+def _s3_logging(bucket: str, encrypted: bool) -> dict[str, Any]:
+    config = {"s3BucketName": bucket, "s3EncryptionEnabled": encrypted, "s3KeyPrefix": "exec"}
+    return {"logging": "OVERRIDE", "logConfiguration": config}
 
 
 BROKEN_CLUSTERS: list[dict[str, Any]] = [
@@ -568,6 +610,14 @@ BROKEN_CLUSTERS: list[dict[str, Any]] = [
     {
         "clusterName": "broken-logs",
         "executeCommandConfiguration": _logging("/ecs/exec/broken-logs"),
+    },
+    {
+        "clusterName": "broken-s3",
+        "executeCommandConfiguration": _s3_logging(MISSING_LOG_BUCKET, encrypted=False),
+    },
+    {
+        "clusterName": "broken-s3-encryption",
+        "executeCommandConfiguration": _s3_logging(PLAIN_LOG_BUCKET, encrypted=True),
     },
 ]
 
@@ -598,7 +648,13 @@ _HEALTHY: dict[str, tuple[str, str, str, str, bool, dict[str, Any]]] = {
         "secure-private",
         "secure-tasks",
         False,
-        _logging("/ecs/exec/secure", encrypted=True),
+        {
+            "logging": "OVERRIDE",
+            "logConfiguration": {
+                **_logging("/ecs/exec/secure", encrypted=True)["logConfiguration"],
+                **_s3_logging(SECURE_LOG_BUCKET, encrypted=True)["logConfiguration"],
+            },
+        },
     ),
     "staging": ("demo-task", "demo", "demo-public", "demo-tasks", True, {}),
 }
@@ -712,4 +768,5 @@ def with_doctor_world(data: dict[str, Any]) -> dict[str, Any]:
     out["logGroups"] = copy.deepcopy(LOG_GROUPS)
     out["kms"] = copy.deepcopy(KMS)
     out["containerInstances"] = copy.deepcopy(CONTAINER_INSTANCES)
+    out["s3"] = copy.deepcopy(S3)
     return out

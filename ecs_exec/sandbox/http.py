@@ -3,8 +3,9 @@
 One endpoint serves ECS, SSM, KMS and Logs, as ``inspectapi.handle`` and ``api.handle`` dispatch
 on the target prefix, and STS, IAM and EC2 (form-encoded query requests answered in XML, see
 ``querywire``), so a client points every service's ``endpoint_url`` at
-``SandboxHttpServer.url``. Signatures are not checked (any credentials work) but an
-``Authorization`` header must be present, as AWS requires.
+``SandboxHttpServer.url``. S3 (REST-XML: ``HEAD``/``GET /<bucket>``, see ``s3api``) is told
+apart by the ``s3`` of its SigV4 credential scope. Signatures are not checked (any
+credentials work) but an ``Authorization`` header must be present, as AWS requires.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ecs_exec.sandbox import ec2api, iamapi, inspectapi, querywire
+from ecs_exec.sandbox import ec2api, iamapi, inspectapi, querywire, s3api
 from ecs_exec.sandbox.state import SandboxState
 
 _CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -143,7 +144,30 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(reply.body)
 
     def do_GET(self) -> None:
+        if s3api.is_s3(self.headers.get("Authorization") or ""):
+            self._answer_s3()
+            return
         self._reply(404, {"__type": "UnknownOperationException", "message": "POST only"})
+
+    def do_HEAD(self) -> None:
+        self._answer_s3()  # only S3 has HEAD operations
+
+    def _answer_s3(self) -> None:
+        reply = s3api.handle(
+            self.command, self.path, self.headers.get("Authorization") or "", self.server.state
+        )
+        self.server.log.append(
+            RequestRecord(
+                f"s3.{reply.action}", reply.action, {"Bucket": reply.bucket}, reply.status
+            )
+        )
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
 
     def _reply(self, status: int, response: dict[str, Any]) -> None:
         data = json.dumps(response).encode()

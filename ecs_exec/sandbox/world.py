@@ -48,6 +48,10 @@ docs/sandbox-world.md#3-state-file-schema). Top level::
     "containerInstances": [{"containerInstanceId": "<32 hex>", "cluster": "broken",
                             "ec2InstanceId": "i-1", "agentVersion": "1.50.1",
                             "agentConnected": true, "status": "ACTIVE"}]
+    "s3": {"buckets": [{"name": "ecs-exec-logs", "region": "us-east-1",  # default: the
+                        "encryption": "AES256",          # state's region; "aws:kms" (with
+                        "kmsKeyId": "<key ARN>"}]}       # "kmsKeyId") or null: no default
+                                                         # encryption
 
 Inside the existing ECS entries::
 
@@ -72,8 +76,9 @@ entry holds AWS's ``AdministratorAccess``, so worlds written before IAM existed 
 With a top-level ``"callerRole": "<role name>"`` the caller is instead a session of that role
 (``arn:aws:sts::<account>:assumed-role/<role>/<userName>``, as SSO and assume-role callers
 are) and holds the role's policies. The sandbox enforces
-the caller's policies only on the look-ups served for doctor (STS/IAM/EC2/Logs, KMS DescribeKey,
-ECS DescribeContainerInstances): denied calls answer that service's access-denied error.
+the caller's policies only on the look-ups served for doctor (STS/IAM/EC2/Logs/S3, KMS
+DescribeKey, ECS DescribeContainerInstances): denied calls answer that service's access-denied
+error.
 """
 
 from __future__ import annotations
@@ -108,6 +113,7 @@ _LOG_CONFIG_KEYS = {
     "s3KeyPrefix": str,
 }
 _PID_MODES = ("task", "host")
+_SSE_ALGORITHMS = (None, "AES256", "aws:kms", "aws:kms:dsse")
 
 
 def derived_id(prefix: str, *parts: str, length: int = 17) -> str:
@@ -181,6 +187,16 @@ class LogGroup:
 
 
 @dataclass
+class Bucket:
+    """An S3 bucket; ``encryption`` is its default SSEAlgorithm, None for none."""
+
+    name: str
+    region: str
+    encryption: str | None = None
+    kms_key_id: str | None = None
+
+
+@dataclass
 class ContainerInstance:
     instance_id: str
     cluster: str
@@ -229,6 +245,7 @@ class World:
     log_groups: list[LogGroup] = field(default_factory=list)
     kms_keys: dict[str, KmsKey] = field(default_factory=dict)  # by ARN
     container_instances: list[ContainerInstance] = field(default_factory=list)
+    buckets: dict[str, Bucket] = field(default_factory=dict)  # by name
     # Settings of ECS resources the core state does not model, keyed by the resource's name.
     cluster_exec_logging: dict[str, dict[str, Any]] = field(default_factory=dict)
     task_definition_fields: dict[str, dict[str, Any]] = field(default_factory=dict)  # family:rev
@@ -554,6 +571,16 @@ def load_world(
             aliases=[str(a) for a in item.get("aliases", [])],
             deletion_date=None if deletion is None else float(deletion),
         )
+    for item in (data.get("s3") or {}).get("buckets", []):
+        bucket = Bucket(
+            name=str(item["name"]),
+            region=str(item.get("region") or region),
+            encryption=item.get("encryption"),
+            kms_key_id=item.get("kmsKeyId"),
+        )
+        if bucket.encryption not in _SSE_ALGORITHMS:
+            raise ValueError(f"bucket {bucket.name}: encryption must be one of {_SSE_ALGORITHMS}")
+        world.buckets[bucket.name] = bucket
     _load_ecs_fields(world, data, account, region)
     return world, list(world.kms_keys)
 
@@ -641,6 +668,17 @@ def dump_world(world: World, out: dict[str, Any]) -> None:
         }
         for c in world.container_instances
     ]
+    out["s3"] = {
+        "buckets": [
+            {
+                "name": b.name,
+                "region": b.region,
+                "encryption": b.encryption,
+                **({} if b.kms_key_id is None else {"kmsKeyId": b.kms_key_id}),
+            }
+            for b in world.buckets.values()
+        ]
+    }
     for cluster in out.get("clusters", []):
         cluster["executeCommandConfiguration"].update(
             world.cluster_exec_logging.get(cluster["clusterName"], {})

@@ -12,12 +12,21 @@ from typing import Any
 
 import pytest
 
+from ecs_exec.aws.clients import AwsClients, AwsSettings
 from ecs_exec.doctor.catalog import CHECKS
 from ecs_exec.sandbox import demo, demo_broken as b
 from ecs_exec.sandbox.state import SandboxState
 from tests.integration.doctor_helpers import Doctor, DoctorWorld, doctor_world
 
 SERVICE_SKIPS = {"service.exec-enabled": "skipped", "service.tasks-current": "skipped"}
+#: Clusters that do not log to S3 skip the bucket check.
+NO_S3 = {"cluster.s3-bucket": "skipped"}
+S3_CLUSTERS = ("broken-s3", "broken-s3-encryption")
+S3_SKIPS = {
+    "cluster.log-group": "skipped",
+    "permissions.kms": "skipped",
+    "task-role.kms": "skipped",
+}
 BROKEN_KEY = b.BROKEN_KMS_KEY_ARN
 
 
@@ -169,6 +178,29 @@ BROKEN: list[tuple[str, str, dict[str, str], tuple[str, ...]]] = [
             "aws logs create-log-group --log-group-name /ecs/exec/broken-logs",
         ),
     ),
+    (
+        b.BROKEN_S3_BUCKET_MISSING,
+        "broken-s3",
+        {**S3_SKIPS, "cluster.s3-bucket": "failed"},
+        (
+            "cluster.s3-bucket",
+            f"bucket {b.MISSING_LOG_BUCKET} does not exist",
+            f"aws s3api create-bucket --bucket {b.MISSING_LOG_BUCKET}",
+            "aws ecs update-cluster --cluster broken-s3",
+        ),
+    ),
+    (
+        b.BROKEN_S3_UNENCRYPTED,
+        "broken-s3-encryption",
+        {**S3_SKIPS, "cluster.s3-bucket": "failed"},
+        (
+            "cluster.s3-bucket",
+            "has no default encryption, but the cluster requires it",
+            f"aws s3api put-bucket-encryption --bucket {b.PLAIN_LOG_BUCKET} "
+            "--server-side-encryption-configuration "
+            """'{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'""",
+        ),
+    ),
 ]
 
 
@@ -180,7 +212,8 @@ BROKEN: list[tuple[str, str, dict[str, str], tuple[str, ...]]] = [
 def test_each_broken_task_fails_its_check_only(world, task, cluster, expected, finding):
     d = world.run(cluster=cluster, task=task)
     standalone = task != b.BROKEN_STARTED_BEFORE_EXEC
-    assert not_ok(d) == {**(SERVICE_SKIPS if standalone else {}), **expected}
+    s3 = {} if cluster in S3_CLUSTERS else NO_S3
+    assert not_ok(d) == {**(SERVICE_SKIPS if standalone else {}), **s3, **expected}
     check, *needles = finding
     text = " ".join(str(d[check][k]) for k in ("summary", "reason", "fix", "details"))
     for needle in needles:
@@ -219,6 +252,7 @@ def test_instance_profile_fallback_and_ec2_agent(world):
                 "service.tasks-current": "warning",
                 "permissions.kms": "skipped",
                 "task-role.kms": "skipped",
+                **NO_S3,
             },
             "nat-gateway",
         ),
@@ -475,3 +509,71 @@ def test_caller_in_an_assumed_role_session(world):
     assert execute["details"]["principal"] == "arn:aws:iam::123456789012:role/team/ops"
     assert "aws iam put-role-policy --role-name ops " in execute["fix"]
     assert d.status("permissions.describe-tasks") == "ok"
+
+
+def test_the_secure_clusters_log_bucket_passes(world):
+    d = world.run(cluster="secure", task=demo.SECURE_API_READY)
+    assert d.status("cluster.s3-bucket") == "ok"
+    assert d["cluster.s3-bucket"]["details"] == {
+        "bucket": b.SECURE_LOG_BUCKET,
+        "region": "us-east-1",
+        "encryption": "AES256",
+        "kmsKeyId": None,
+    }
+    assert d.status("task-role.logging") == "ok"
+    assert f"s3://{b.SECURE_LOG_BUCKET}/exec/" in d["task-role.logging"]["summary"]
+
+
+def test_a_log_bucket_in_another_region_without_required_encryption_passes(world):
+    """The agent asks S3 where the bucket is and uploads there: another region is fine, and
+    without s3EncryptionEnabled the bucket's encryption is not looked at."""
+
+    def edit(data):
+        data["s3"]["buckets"].append({"name": "eu-plain", "region": "eu-west-1"})
+        config = find(data["clusters"], clusterName="secure")["executeCommandConfiguration"]
+        config["logConfiguration"].update(s3BucketName="eu-plain", s3EncryptionEnabled=False)
+
+    world.server.log.clear()
+    d = world.run(
+        state=edited(edit), cluster="secure", task=demo.SECURE_API_READY, groups=("cluster",)
+    )
+    assert d.status("cluster.s3-bucket") == "ok", d["cluster.s3-bucket"]
+    assert d["cluster.s3-bucket"]["summary"] == "eu-plain exists (in eu-west-1)"
+    counts = world.server.log.counts()
+    assert (counts["HeadBucket"], counts["GetBucketEncryption"]) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("extra", "denied"),
+    [([], "s3:ListBucket"), (["s3:ListBucket"], "s3:GetEncryptionConfiguration")],
+)
+def test_a_caller_that_may_not_look_at_the_bucket_skips_the_check(world, extra, denied):
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": [*DOCTOR_READS, *extra], "Resource": "*"},
+        ],
+    }
+    d = world.run(
+        state=edited(_caller(policy)),
+        cluster="secure",
+        task=demo.SECURE_API_READY,
+        groups=("cluster",),
+    )
+    assert d.status("cluster.s3-bucket") == "skipped"
+    assert d["cluster.s3-bucket"]["details"] == {"deniedAction": denied}
+    assert denied in d["cluster.s3-bucket"]["reason"]
+    assert d.status("cluster.log-group") == "ok"  # the rest still runs
+
+
+def test_a_missing_bucket_outside_us_east_1_is_created_with_its_location(world):
+    clients = AwsClients(AwsSettings(region="eu-west-1", endpoint_url=world.server.url))
+    clients.session.set_credentials("AKIDSANDBOX", "sandbox")
+    d = world.run(
+        clients=clients, cluster="broken-s3", task=b.BROKEN_S3_BUCKET_MISSING, groups=("cluster",)
+    )
+    assert d.status("cluster.s3-bucket") == "failed"
+    assert d["cluster.s3-bucket"]["fix"].startswith(
+        f"aws s3api create-bucket --bucket {b.MISSING_LOG_BUCKET} "
+        "--create-bucket-configuration LocationConstraint=eu-west-1 (or point"
+    )

@@ -185,7 +185,8 @@ def _code(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
 
 def test_list_and_describe_clusters(ecs: Any, raw: RawCapture) -> None:
     arns = ecs.list_clusters()["clusterArns"]
-    names = ["demo", "secure", "staging", "broken", "broken-kms", "broken-logs"]
+    names = ["demo", "secure", "staging", "broken", "broken-kms", "broken-logs", "broken-s3"]
+    names.append("broken-s3-encryption")
     assert arns == [f"{ARN}:cluster/{name}" for name in names]
     raw.check("ecs", "ListClusters")
 
@@ -521,7 +522,7 @@ def test_missing_authorization_and_unknown_target(server: SandboxHttpServer) -> 
     assert body["__type"] == "SerializationException"
     status, body = _post(server, {**signed, **target}, b"")
     assert status == 200
-    assert len(body["clusterArns"]) == 6
+    assert len(body["clusterArns"]) == 8
 
 
 def test_server_binds_loopback_and_stops(state: SandboxState, raw: RawCapture) -> None:

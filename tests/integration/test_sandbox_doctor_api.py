@@ -195,6 +195,7 @@ def test_role_look_ups(server: SandboxHttpServer, xml: XmlCapture) -> None:
     assert [p["PolicyName"] for p in attached["AttachedPolicies"]] == [
         "EcsExecChannels",
         "EcsExecLogging",
+        "EcsExecS3Logging",
     ]
     assert attached["IsTruncated"] is False
     assert iam.list_role_policies(RoleName="secure-task")["PolicyNames"] == ["kms"]

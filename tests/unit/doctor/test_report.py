@@ -145,6 +145,7 @@ def test_check_ids_are_stable():
         *("local.region", "local.credentials", "local.identity", "local.clock-skew"),
         *("local.proxy", "local.ssmmessages", "local.plugin"),
         *("cluster.found", "cluster.kms-key", "cluster.logging", "cluster.log-group"),
+        "cluster.s3-bucket",
         *("service.exec-enabled", "service.tasks-current"),
         *("task.found", "task.running", "task.platform", "task.exec-enabled", "task.exec-agent"),
         *("task.readonly-root", "task.pid-mode", "task.init-process", "task.env-credentials"),

@@ -132,12 +132,23 @@ def findings(task: Task, state: SandboxState) -> set[str]:
         if not _allowed(role, "kms:Decrypt", key, state):
             found.add("no kms:Decrypt")
     logging = state.world.cluster_exec_logging.get(cluster.name, {})
-    if logging.get("logging") == "OVERRIDE":
-        group = logging["logConfiguration"]["cloudWatchLogGroupName"]
+    config = logging.get("logConfiguration", {})
+    if logging.get("logging") == "OVERRIDE" and "cloudWatchLogGroupName" in config:
+        group = config["cloudWatchLogGroupName"]
         if group not in {g.name for g in state.world.log_groups}:
             found.add("log group missing")
         if not all(_allowed(role, a, "*", state) for a in broken.LOGGING_ACTIONS):
             found.add("no logging permissions")
+    if logging.get("logging") == "OVERRIDE" and "s3BucketName" in config:
+        bucket = state.world.buckets.get(config["s3BucketName"])
+        if bucket is None:
+            found.add("log bucket missing")
+        elif config.get("s3EncryptionEnabled") and bucket.encryption is None:
+            found.add("log bucket not encrypted")
+        arn = f"arn:aws:s3:::{config['s3BucketName']}"
+        may_put = _allowed(role, "s3:PutObject", f"{arn}/{config.get('s3KeyPrefix', '')}/x", state)
+        if not may_put or not _allowed(role, "s3:GetEncryptionConfiguration", arn, state):
+            found.add("no S3 logging permissions")
     if not _reaches_ssmmessages(task, state):
         found.add("no path to ssmmessages")
     return found
@@ -161,6 +172,8 @@ EXPECTED = {
     broken.BROKEN_STARTED_BEFORE_EXEC: "service task started before exec",
     broken.BROKEN_KMS_DISABLED: "KMS key unusable",
     broken.BROKEN_LOG_GROUP_MISSING: "log group missing",
+    broken.BROKEN_S3_BUCKET_MISSING: "log bucket missing",
+    broken.BROKEN_S3_UNENCRYPTED: "log bucket not encrypted",
 }
 
 

@@ -28,6 +28,23 @@ def test_a_world_without_iam_has_an_administrator_caller() -> None:
     assert state.world.policies[ADMINISTRATOR_ACCESS].name == "AdministratorAccess"
 
 
+def test_buckets_load_with_the_states_region_by_default() -> None:
+    buckets = [
+        {"name": "a", "encryption": "AES256"},
+        {"name": "b", "region": "eu-west-1", "encryption": "aws:kms", "kmsKeyId": "arn:k"},
+        {"name": "c"},
+    ]
+    state = SandboxState.from_dict(_minimal(s3={"buckets": buckets}))
+    found = {b.name: (b.region, b.encryption, b.kms_key_id) for b in state.world.buckets.values()}
+    assert found == {
+        "a": ("us-east-1", "AES256", None),
+        "b": ("eu-west-1", "aws:kms", "arn:k"),
+        "c": ("us-east-1", None, None),
+    }
+    again = SandboxState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert again.world.buckets == state.world.buckets
+
+
 def test_the_demo_world_survives_a_dump_and_reload() -> None:
     first = demo_state().to_dict()
     again = SandboxState.from_dict(json.loads(json.dumps(first))).to_dict()
@@ -53,6 +70,7 @@ def test_the_demo_world_survives_a_dump_and_reload() -> None:
             "unknown profile",
         ),
         ({"kms": {"keys": [{"keyId": "k", "keyState": "Gone"}]}}, "keyState"),
+        ({"s3": {"buckets": [{"name": "b", "encryption": "ROT13"}]}}, "encryption"),
         (
             {"clusters": [{"clusterName": "c", "executeCommandConfiguration": {"logging": "ALL"}}]},
             "logging",
