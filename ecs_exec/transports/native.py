@@ -215,8 +215,7 @@ class NativeStream:
         if self._driver is not None:
             await self._driver.close()
         if self._ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._ws.close(), timeout=2)
+            await _close_websocket(self._ws, seconds=2)
 
     @property
     def output_peak(self) -> int:
@@ -335,8 +334,7 @@ class NativeStream:
             if delays is None:
                 delays = backoff()
                 first_failure = driver.now()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._ws.close(), timeout=1)
+            await _close_websocket(self._ws, seconds=1)
             self._ws, attempts = await self._resume(
                 delays, attempts, first_failure, last_error=refused
             )
@@ -469,6 +467,17 @@ class NativeStream:
         return (
             f"{self.bytes_received} bytes of output received, {self.bytes_sent} bytes of input sent"
         )
+
+
+async def _close_websocket(ws: Any, *, seconds: float) -> None:
+    """Close ``ws`` politely within ``seconds``, else abort its socket: a close handshake
+    that never completes (a peer that stopped reading) must not leave the socket open after
+    the event loop is gone."""
+    with contextlib.suppress(Exception):  # any failure to close politely ends the same way
+        await asyncio.wait_for(ws.close(), timeout=seconds)
+    transport = getattr(ws, "transport", None)
+    if transport is not None and not transport.is_closing():
+        transport.abort()
 
 
 __all__ = ["NativeStream", "check_stream_url"]
