@@ -43,6 +43,7 @@ from ecs_exec.cli.options import (
     Transport,
     invocation_of as _invocation,
     merged_flags as _merged,
+    subcommand_settings,
 )
 from ecs_exec.cli.settings import build_settings
 from ecs_exec.config.completion import complete_containers, complete_contexts
@@ -266,8 +267,7 @@ def ls(
     """List clusters; a cluster's services; a service's tasks with exec readiness."""
     from ecs_exec.cli.ls_cmd import run_ls
 
-    invocation = _invocation(ctx)
-    flags = _merged(
+    invocation, _, settings = subcommand_settings(
         ctx,
         cluster=cluster,
         service=service,
@@ -279,7 +279,6 @@ def ls(
         quiet=quiet,
         debug=debug,
     )
-    settings = build_settings(flags, invocation.console.environ, invocation.context)
     if orphans:
         from ecs_exec.cli.run_cmd import run_ls_orphans
 
@@ -340,14 +339,13 @@ def doctor(
     """
     from ecs_exec.cli.doctor_cmd import run_doctor
 
-    invocation = _invocation(ctx)
-    flags = _merged(
+    invocation, flags, settings = subcommand_settings(
         ctx,
         cluster=cluster,
         service=service,
         task=task,
         container=container,
-        transport=transport.value if transport is not None else None,
+        transport=transport,
         profile=profile,
         region=region,
         endpoint_url=endpoint_url,
@@ -355,7 +353,6 @@ def doctor(
         quiet=quiet,
         debug=debug,
     )
-    settings = build_settings(flags, invocation.console.environ, invocation.context)
     invocation.exit_status = run_doctor(invocation, settings, flags, output=output.value)
 
 
@@ -404,14 +401,13 @@ def cp(
     """
     from ecs_exec.cli.cp_cmd import run_cp_command
 
-    invocation = _invocation(ctx)
-    flags = _merged(
+    invocation, _, settings = subcommand_settings(
         ctx,
         cluster=cluster,
         service=service,
         task=task,
         container=container,
-        transport=transport.value if transport is not None else None,
+        transport=transport,
         profile=profile,
         region=region,
         endpoint_url=endpoint_url,
@@ -419,7 +415,6 @@ def cp(
         quiet=quiet,
         debug=debug,
     )
-    settings = build_settings(flags, invocation.console.environ, invocation.context)
     invocation.exit_status = run_cp_command(
         invocation, settings, src=src, dst=dst, recursive=recursive, preserve=not no_preserve
     )

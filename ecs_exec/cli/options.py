@@ -15,7 +15,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import typer
 
-from ecs_exec.cli.settings import Invocation
+from ecs_exec.cli.settings import Invocation, Settings, build_settings
 from ecs_exec.config.completion import (
     complete_clusters,
     complete_containers,
@@ -112,3 +112,16 @@ def merged_flags(ctx: typer.Context, **given: Any) -> dict[str, Any]:
         if value is not None and value is not False:
             flags[name] = value
     return flags
+
+
+def subcommand_settings(
+    ctx: typer.Context, **given: Any
+) -> tuple[Invocation, dict[str, Any], Settings]:
+    """A subcommand's invocation, its flags over the root's, and the settings they make
+    with the environment and the context in effect (a ``Transport`` given as its value)."""
+    invocation = invocation_of(ctx)
+    transport = given.get("transport")
+    if isinstance(transport, Transport):
+        given["transport"] = transport.value
+    flags = merged_flags(ctx, **given)
+    return invocation, flags, build_settings(flags, invocation.console.environ, invocation.context)

@@ -27,10 +27,8 @@ from ecs_exec.cli.options import (
     SandboxOpt,
     ServiceOpt,
     Transport,
-    invocation_of,
-    merged_flags,
+    subcommand_settings,
 )
-from ecs_exec.cli.settings import build_settings
 
 DURATION_HELP = "90s, 15m, 1h, 1h30m"
 
@@ -150,8 +148,7 @@ def run_cmd(
     """`ecs-exec run` (built by ``_run_command``; RUN_HELP and RUN_EXAMPLES are its help)."""
     from ecs_exec.cli.run_cmd import RunFlags, run_run_command
 
-    invocation = invocation_of(ctx)
-    flags = merged_flags(
+    invocation, _, settings = subcommand_settings(
         ctx,
         cluster=cluster,
         service=service,
@@ -159,12 +156,11 @@ def run_cmd(
         profile=profile,
         region=region,
         endpoint_url=endpoint_url,
-        transport=transport.value if transport is not None else None,
+        transport=transport,
         sandbox=sandbox,
         quiet=quiet,
         debug=debug,
     )
-    settings = build_settings(flags, invocation.console.environ, invocation.context)
     invocation.exit_status = run_run_command(
         invocation,
         settings,
