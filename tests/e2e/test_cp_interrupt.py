@@ -8,15 +8,13 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from ecs_exec.sandbox import demo
-from ecs_exec.sandbox.server import Sandbox, running_sandbox
+from ecs_exec.sandbox.state import SessionStatus
 from tests.clihelpers import ECS_EXEC, ROOT, clean_env, run_in_process
 
+TERMINATED = SessionStatus.TERMINATED
 WHERE = {"coreutils": f"{demo.WEB_READY_1}/app", "busybox": f"{demo.WORKER_READY}/worker"}
 
 
@@ -95,16 +93,10 @@ def test_ctrl_c_during_a_download_keeps_the_old_file(fast_sandbox, env_for, tmp_
     assert temps(local) == []
 
 
-@pytest.fixture(scope="module")
-def dropping_sandbox() -> Iterator[Sandbox]:
-    with running_sandbox(fast=True) as sb:
-        yield sb
-
-
-def test_a_session_lost_mid_upload_leaves_no_temporary_in_the_container(dropping_sandbox, tmp_path):
+def test_a_session_lost_mid_upload_leaves_no_temporary_in_the_container(fast_sandbox, tmp_path):
     """The session ends mid-upload; the agent kills the script with SIGKILL (no trap runs);
     the watchdog removes the file."""
-    env = clean_env(tmp_path / "home", AWS_ENDPOINT_URL=dropping_sandbox.endpoint_url)
+    env = clean_env(tmp_path / "home", AWS_ENDPOINT_URL=fast_sandbox.endpoint_url)
     source, remote = tmp_path / "big", tmp_path / "remote"
     remote.mkdir()
     with open(source, "wb") as f:
@@ -120,8 +112,9 @@ def test_a_session_lost_mid_upload_leaves_no_temporary_in_the_container(dropping
         while not done.is_set() and not seen:
             if receiving(remote):
                 seen.extend(temps(remote))
-                (session,) = dropping_sandbox.state.sessions.sessions()
-                dropping_sandbox.state.sessions.terminate_session(session.session_id)
+                sessions = fast_sandbox.state.sessions
+                (session,) = [s for s in sessions.sessions() if s.status is not TERMINATED]
+                sessions.terminate_session(session.session_id)
             time.sleep(0.005)
 
     watcher = threading.Thread(target=watch)
