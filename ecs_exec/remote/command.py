@@ -18,11 +18,12 @@ Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and b
    to output. Input arriving earlier would be echoed and cooked, so the script prints ``R``
    (ready) only now and the client sends no stdin before it sees it.
 3. A private ``mktemp -d`` directory holds FIFOs for stdin/stdout/stderr and the encoders'
-   hand-offs. It is removed before the exit record is printed (below), and by an EXIT trap
-   on the other ways out (HUP turned into an exit so the trap runs). A cancelled session
-   (TerminateSession, the idle timeout) SIGKILLs the script itself, so no trap of its own
-   runs; the agent then closes the PTY and the kernel hangs up the script's helpers, and the
-   stdin reader, which lives until the end, removes the directory on that SIGHUP.
+   credits (their announcements go through the pipes of a pipeline). It is removed before the
+   exit record is printed (below), and by an EXIT trap on the other ways out (HUP turned into
+   an exit so the trap runs). A cancelled session (TerminateSession, the idle timeout) SIGKILLs
+   the script itself, so no trap of its own runs; the agent then closes the PTY and the kernel
+   hangs up the script's helpers, and the stdin reader, which lives until the end, removes the
+   directory on that SIGHUP.
 4. Signals: the script and every helper it starts ignore SIGINT and SIGTERM (ignored
    dispositions are inherited, so the helpers are immune from their first instruction);
    only while the command runs does the script catch them instead (a caught signal is reset
@@ -30,13 +31,14 @@ Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and b
    process group, as a terminal's Ctrl-C is, and only the command and its children feel it.
 5. Stdin reader ``i``: each frame is an 8-byte header and a body (see
    :mod:`ecs_exec.remote.encoder`); both are read with ``dd bs=<n> count=1 iflag=fullblock``,
-   which reads exactly n bytes and never past them. The obvious tools over-read from a raw
-   tty: bash's ``read`` builtin buffers when its input is a terminal, busybox ``head -c``
-   reads through stdio. A dd without ``iflag=fullblock`` falls back to ``bs=1``, exact but
-   slow. In base64 mode the length counts base64 characters and each body goes through
+   which reads exactly n bytes and never past them. The obvious tools over-read from a raw tty:
+   bash's ``read`` builtin buffers when its input is a terminal, busybox ``head -c`` reads
+   through stdio. A dd without ``iflag=fullblock`` refuses the flag before reading anything, so
+   when the first header read fails with nothing read, the reader falls back to ``bs=1``, exact
+   but slow. In base64 mode the length counts base64 characters and each body goes through
    ``base64 -d``. Length ``0`` means EOF: the command's stdin is closed, but the reader goes
-   on, because control frames come until the end (in every stdin mode): ``h`` is answered
-   with an ``H`` record, ``i`` sends SIGINT to the process group and SIGTERM 2 s later
+   on, because control frames come until the end (in every stdin mode): ``h`` is answered with
+   an ``H`` record, ``i`` sends SIGINT to the process group and SIGTERM 2 s later
    (:data:`INTERRUPT_GRACE`), ``a`` (the exit confirmation) ends the reader. A body whose
    command has gone (EPIPE) is still read whole, so the framing stays in step.
 6. The command runs as ``(exec "$@")`` with its stdio on the FIFOs: ``exec`` looks only at
@@ -44,25 +46,28 @@ Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and b
    script looks the command up first and prints ``ecs-exec: NAME: command not found``
    (127) or ``...: Permission denied`` (126) itself, rather than sh's message with the
    wrapper's line number. ``$?`` is then the shell's status: 128+N for signal N.
-7. Each output stream has a three-stage encoder, so that reading, compressing and the agent's
-   slow drain of the tty all overlap, and compression works on large units (bzip2 packs log
-   text ~9x in 64 KiB pieces, ~11.4x in 900 kB ones):
+7. Each output stream has a three-stage encoder, the pipeline ``a | e | f``, so that reading,
+   compressing and the agent's slow drain of the tty all overlap, and compression works on
+   large units (bzip2 packs log text ~9x in 64 KiB pieces, ~11.4x in 900 kB ones):
 
    * ``a`` reads the FIFO with ``dd bs=65536 count=1`` (one read(): whatever the pipe holds,
      so output streams as produced) into numbered chunk files in the private directory and
-     announces each finished chunk with one byte on a FIFO. It waits for a credit from ``e``
-     (a line on another FIFO) before reading past 32 outstanding chunks: disk stays bounded
+     announces each finished chunk with a line to ``e``. It waits for a credit from ``e``
+     (a line on a FIFO) before reading past 32 outstanding chunks: disk stays bounded
      and a fast producer is paused, not buffered without limit.
    * ``e`` takes every announced chunk, up to ``FRAME_CHUNKS`` (14: 896 KiB, about
      bzip2's 900 kB block), compresses them as one unit and builds one frame file: with a
      slow producer that is a frame per chunk at once, with a fast one large batches. Chunk
      ``k`` is known complete once file ``k+1`` exists, so ``e`` reads further announcements
-     only when that cannot block. A frame is compressed when that makes it smaller. After a
-     batch bzip2/gzip could not shrink (512 bytes or more), the next 8 chunks are sent
-     without trying (16 after further failures), and then a sample (the batch's first
-     8 KiB) is tried before the whole batch, so incompressible data costs little CPU and
-     compressible data is noticed again within about 2 MiB. ``-w 0`` drops base64's line
-     breaks where supported.
+     (with the ``read`` builtin: no process per announcement) only when that cannot block.
+     One ``wc`` gives the batch's size. A batch of 1 KiB or more is compressed when that
+     makes it smaller; a smaller one is not tried (the transfer it could save is shorter
+     than running the compressor). After a batch bzip2/gzip could not shrink, the next 8
+     chunks are sent without trying (16 after further failures), and then a sample (the
+     batch's first 8 KiB) is tried before the whole batch, so incompressible data costs
+     little CPU and compressible data is noticed again within about 2 MiB. ``-w 0`` drops
+     base64's line breaks where supported (tried on the first frame, not probed up front).
+     Sent chunk files are removed 16 at a time, the rest with the directory.
 
      With the ``r`` flag, and wc, tr, grep and md5sum all present, a frame of at least
      2 KiB travels as raw bytes with its length and MD5 in the header, unless it contains
@@ -76,17 +81,25 @@ Theory of operation of ``ONEOFF_SCRIPT`` (POSIX sh; tested with dash, bash and b
      of 4 MiB exceeds any frame). Frame files form a ring of 8; up to 8 well-compressed
      frames (at least 4:1, so at most ~0.3 MB each) may wait, so compression runs ahead
      during the agent's 1 s initial wait, but at most 2 others (up to ~1.2 MB each). With the
-     32 chunk files that bounds the disk used per stream to about 7 MB.
+     32 chunk files and 16 sent ones not yet removed, that bounds the disk used per stream to
+     about 8 MB.
+
+   Processes cost more than anything else in a short command: a one-off ``echo`` starts
+   about 20 (``scripts/bench.py`` runs 200 at once), so the script probes nothing it can
+   find out on first use (dd's ``iflag=fullblock``, base64's ``-w 0``) and runs ``sleep``,
+   ``rm`` and the compressors only when they have something to do.
 
 8. The exit handshake: wait for the encoders, remove the private directory, print
    ``X<status>``, then wait until the reader has read the client's confirmation (at most
    :data:`CONFIRM_WAIT` seconds: a client that vanished does not keep the script for long), and
    exit with the status. The bound is a ``sleep`` the script waits for; the reader kills it
    when the confirmation comes (it learns its pid through the FIFO ``c``), so nothing is left
-   running (it sends SIGPIPE, the one signal death shells do not report). The reader repeats
-   the SIGPIPE each second until the ``sleep`` is gone: bash with an EXIT trap catches SIGPIPE,
-   and its forked child keeps that handler until it execs ``sleep``, so a signal that arrives
-   in between is swallowed (seen on a loaded machine when the confirmation came back at once).
+   running (it sends SIGPIPE, the one signal death shells do not report). Under bash (and
+   zsh or ksh, untested) the reader repeats the SIGPIPE each second until the ``sleep`` is
+   gone: bash with an EXIT trap catches SIGPIPE, and its forked child keeps that handler until
+   it execs ``sleep``, so a signal that arrives in between is swallowed (seen on a loaded
+   machine when the confirmation came back at once). dash and BusyBox leave SIGPIPE at its
+   default, so one signal does.
    The script's exit hangs up the reader in its pause (its stderr is /dev/null there, or the
    shell would report the hung-up ``sleep``). The wait matters: the
    script is the session leader of the PTY, and when it exits the kernel hangs the terminal up,
@@ -146,7 +159,7 @@ r() { printf '\n@%s:%s\n' "$n" "$1"; }
 for t in stty mktemp mkfifo dd base64 rm sleep; do
 command -v $t >/dev/null 2>&1 || { r "M$t"; exit 127; }
 done
-c= R= Q=$(printf '\357\277\275')
+c= R= Q=
 if [ "${z#*r}" != "$z" ]; then
 R=1
 for t in wc tr grep md5sum; do command -v $t >/dev/null 2>&1 || R=; done
@@ -166,54 +179,53 @@ done
 trap 'rm -rf "$d"' EXIT
 trap 'exit 129' HUP
 trap '' INT TERM
-(cd "$d" && mkfifo i c O E On En Of Ef Oc Ec Ow Ew) || { r Mtmpdir; exit 127; }
+mkfifo "$d/i" "$d/c" "$d/O" "$d/E" "$d/Oc" "$d/Ec" "$d/Ow" "$d/Ew" || { r Mtmpdir; exit 127; }
 exec 8<>"$d/c"
-fb=iflag=fullblock
-dd if=/dev/null bs=1 count=1 $fb 2>/dev/null || fb=
 W='-w 0'
-base64 $W </dev/null >/dev/null 2>&1 || W=
+B() { base64 $W 2>/dev/null || { [ -n "$W" ] && W= && base64; }; }
 a() {
 cd "$d" || exit
 k=0
 while { [ $k -lt 32 ] || read -r u <&5; } &&
 dd bs=65536 count=1 of=$1$k 2>/dev/null && [ -s $1$k ]; do
-printf x
+echo
 k=$((k+1))
 done
 }
 e() {
 cd "$d" || exit
-v=$1 h=0 t=0 k=0 j=0 o=0 f=1 s=8
+v=$1 h=0 t=0 k=0 j=0 o=0 f=1 s=8 N=0 D=
 while :; do
-if [ $h -eq $t ] || { [ $((t-h)) -lt 14 ] && [ -e $v$((t+1)) ]; }; then
-x=$(dd bs=4096 count=1 2>/dev/null)
-[ -n "$x" ] || [ $h -lt $t ] || break
-t=$((t+${#x}))
-fi
+if [ $h -eq $t ]; then read -r x || break; t=$((t+1)); fi
+while [ $((t-h)) -lt 14 ] && [ -e $v$((t+1)) ] && read -r x; do t=$((t+1)); done
 m=$((t-h))
 [ $m -le 14 ] || m=14
 [ $k -le 0 ] || [ $m -le $k ] || m=$k
 l= u=$h
 while [ $u -lt $((h+m)) ]; do l="$l $v$u" u=$((u+1)); done
-g=b p=2
-if [ -z "$c" ]; then :
+g=b p=2 x= a=0
+if [ -n "$c$R" ]; then
+set -- $(wc -c $l)
+eval "a=\${$(($#-1))}"
+x=$a
+fi
+if [ -z "$c" ] || [ $a -lt 1024 ]; then :
 elif [ $k -gt 0 ]; then k=$((k-m))
 else
 k=0
 set -- $l
 if [ $f = 1 ] && [ $m -gt 1 ]; then
-x=$(dd bs=8192 count=1 <$1 2>/dev/null | $c -c | wc -c)
-[ $x -lt 7680 ] || k=-1
+u=$(dd bs=8192 count=1 <$1 2>/dev/null | $c -c | wc -c)
+[ $u -lt 7680 ] || k=-1
 fi
-[ $k = 0 ] && cat $l | $c -c >${v}z && x=$(wc -c ${v}z $l) && {
-set -- $x
-eval "a=\${$(($#-1))}"
-a=$((a-$1))
-if [ $1 -lt $a ]; then g=$y f=0 s=8
+if [ $k = 0 ] && if [ $m = 1 ]; then $c -c <$1; else cat $l | $c -c; fi >${v}z &&
+set -- $(wc -c ${v}z); then
+if [ $1 -lt $a ]; then g=$y f=0 s=8 x=$1
 [ $(($1*4)) -gt $a ] || p=8
-elif [ $a -ge 512 ]; then f=1 k=-1
+else f=1 k=-1
 fi
-} || k=-1
+else k=-1
+fi
 [ $k -ge 0 ] || { k=$s; [ $s -ge 16 ] || s=$((s*2)); }
 fi
 while [ $o -ge $p ]; do read -r u <&6; o=$((o-1)); done
@@ -221,16 +233,18 @@ if [ $g = b ]; then set -- $l; else set -- ${v}z; fi
 b "$@"
 case $?$g$# in
 0*) { r "$v$g=$x"; cat "$@"; printf .; } >$v.$((j%8));;
-2b1) { r "${v}b"; base64 $W <$1; printf .; } >$v.$((j%8));;
+[12]b1) { r "${v}b"; B <$1; printf .; } >$v.$((j%8));;
 2b*) for u in $l; do
+x=
 if b $u; then { r "${v}b=$x"; cat $u; printf .; }
-else { r "${v}b"; base64 $W <$u; printf .; }
+else { r "${v}b"; B <$u; printf .; }
 fi
 done >$v.$((j%8));;
-*b*) { r "${v}b"; cat $l | base64 $W; printf .; } >$v.$((j%8));;
-*) { r "$v$g"; base64 $W <${v}z; printf .; } >$v.$((j%8));;
+*b*) { r "${v}b"; cat $l | B; printf .; } >$v.$((j%8));;
+*) { r "$v$g"; B <${v}z; printf .; } >$v.$((j%8));;
 esac
-rm -f $l
+D="$D$l" N=$((N+m))
+[ $N -lt 16 ] || { rm -f $D; D= N=0; }
 printf '\n%.0s' $l >&5
 echo
 j=$((j+1)) o=$((o+1)) h=$((h+m))
@@ -238,11 +252,14 @@ done
 }
 b() {
 [ -n "$R" ] || return 1
+if [ -z "$x" ]; then
 x=$(cat "$@" | wc -c) || return 1
 set -- $x "$@"
-[ "$1" -ge 2048 ] || return 1
 x=$1
 shift
+fi
+[ "$x" -ge 2048 ] || return 1
+[ -n "$Q" ] || Q=$(printf '\357\277\275')
 [ "$(cat "$@" | tr '\000' '\n' | LC_ALL=C grep -c -F -e "$Q")" = 0 ] || return 2
 set -- $(cat "$@" | md5sum)
 [ ${#1} = 32 ] && x=$x,$1
@@ -257,9 +274,10 @@ j=$((j+1))
 done
 }
 i() {
-trap 'rm -rf "$d" || { sleep 1; rm -rf "$d"; }; exit 129' HUP
-if [ -n "$fb" ]; then h="bs=8 count=1 $fb"; else h="bs=1 count=8"; fi
-while l=$(dd $h 2>/dev/null); do
+trap '[ ! -d "$d" ] || rm -rf "$d" || { sleep 1; rm -rf "$d"; }; exit 129' HUP
+fb=iflag=fullblock h="bs=8 count=1 iflag=fullblock"
+while l=$(dd $h 2>/dev/null) ||
+{ [ -n "$fb" ] && [ -z "$l" ] && fb= h="bs=1 count=8" && l=$(dd $h 2>/dev/null); }; do
 l=${l##* }
 case $l in
 a) break;;
@@ -277,7 +295,8 @@ fi;;
 esac
 done
 [ -z "$u" ] || kill -s PIPE $u 2>/dev/null
-read -r u <&8 && kill -s PIPE $u && { while sleep 1 && kill -s PIPE $u; do :; done; } 2>/dev/null
+read -r u <&8 && kill -s PIPE $u && { [ -z "$BASH_VERSION$ZSH_VERSION$KSH_VERSION" ] ||
+while sleep 1 && kill -s PIPE $u; do :; done; } 2>/dev/null
 }
 w() {
 case $1 in
@@ -296,12 +315,8 @@ IFS=$b
 set +f
 return $x
 }
-a O <"$d/O" >"$d/On" 5<>"$d/Oc" & g=$!
-a E <"$d/E" >"$d/En" 5<>"$d/Ec" & h=$!
-e O <"$d/On" >"$d/Of" 5<>"$d/Oc" 6<>"$d/Ow" &
-e E <"$d/En" >"$d/Ef" 5<>"$d/Ec" 6<>"$d/Ew" &
-f O <"$d/Of" 6<>"$d/Ow" & o=$!
-f E <"$d/Ef" 6<>"$d/Ew" & q=$!
+a O <"$d/O" 5<>"$d/Oc" | e O 5<>"$d/Oc" 6<>"$d/Ow" | f O 6<>"$d/Ow" & o=$!
+a E <"$d/E" 5<>"$d/Ec" | e E 5<>"$d/Ec" 6<>"$d/Ew" | f E 6<>"$d/Ew" & q=$!
 k=$d/i
 [ "$m" != n ] || k=/dev/null
 exec 3<&0
@@ -318,10 +333,11 @@ printf '%s: %s: %s\n' "$0" "$1" "$t" >&2
 fi <"$k" >"$d/O" 2>"$d/E" 8<&-
 s=$?
 trap '' INT TERM
-for t in $o $q $g $h; do
+for t in $o $q; do
 while kill -0 $t 2>/dev/null; do wait $t; done
 done
 rm -rf "$d"
+trap - EXIT
 sleep 60 </dev/null >/dev/null 2>&1 & k=$!
 echo $k >&8
 r "X$s"

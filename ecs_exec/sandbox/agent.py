@@ -31,6 +31,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
 from ecs_exec.datachannel import (
@@ -181,6 +182,10 @@ class AgentSession:
         faults: the session's fault settings and counters.
         logs: frame logs to write.
         on_pid: called with each started process's pid (leak checks).
+        spawner: the threads that start commands (None: on the loop). A fork from the
+            sandbox's process blocks until the child has exec'd, milliseconds each: started
+            on the loop, hundreds of sessions connecting at once (a fan-out) would queue
+            behind each other and stall every running session's frames meanwhile.
     """
 
     def __init__(
@@ -193,8 +198,10 @@ class AgentSession:
         faults: FaultState,
         logs: list[FrameLog],
         on_pid: Callable[[int], None] | None = None,
+        spawner: Executor | None = None,
     ) -> None:
         self.session = session
+        self.spawner = spawner
         self.registry = registry
         self.launcher = launcher
         self.options = options
@@ -243,7 +250,8 @@ class AgentSession:
         self.last_activity = time.monotonic()
         self.registry.set_status(self.session_id, SessionStatus.CONNECTED)
         self._connected.set()
-        if self.channel is None:
+        first = self.channel is None
+        if first:
             self.channel = AgentChannel(
                 session_id=self.session_id,
                 client_id=client_id,
@@ -257,12 +265,15 @@ class AgentSession:
                 ready=self._write_input,
                 ack_after_processing=True,
             )
-            if not self.session.kms_key_id:
-                # Before the first frame is read: input and Size need the PTY to exist.
-                self._start_process()
-            self._main = asyncio.ensure_future(self._run())
-        assert self.driver is not None
         try:
+            if first:
+                if not self.session.kms_key_id:
+                    # Before the first frame is read: input and Size need the PTY to exist.
+                    await self._start_process_off_loop()
+                if self.finished.is_set():
+                    return  # terminated meanwhile
+                self._main = asyncio.ensure_future(self._run())
+            assert self.driver is not None
             # A resumed client: the timer picks up the resend schedule where it paused.
             await self.driver.serve(_LinkConnection(self, link))
         finally:
@@ -363,8 +374,11 @@ class AgentSession:
 
     def _start_process(self) -> None:
         """Start the command now; on failure ``process`` stays None and ``_run`` ends it."""
+        self._adopt(self._launch())
+
+    def _launch(self) -> PtyProcess | None:
         try:
-            self.process = self.launcher.start(
+            process = self.launcher.start(
                 self.session.command,
                 environment=self.session.environment,
                 working_directory=self.session.working_directory,
@@ -372,9 +386,32 @@ class AgentSession:
             )
         except CommandStartError as exc:
             logger.info("session %s: %s", self.session_id, exc)
-            return
+            return None
         if self.on_pid is not None:
-            self.on_pid(self.process.pid)
+            self.on_pid(process.pid)
+        return process
+
+    def _adopt(self, process: PtyProcess | None) -> None:
+        if process is not None and self.finished.is_set():
+            # Terminated while it was being started: it never runs for anyone.
+            _discard(process)
+            return
+        self.process = process
+
+    async def _start_process_off_loop(self) -> None:
+        """:meth:`_start_process` on a spawner thread (see the class's ``spawner``)."""
+        if self.spawner is None:
+            self._start_process()
+            return
+        started = self.spawner.submit(self._launch)
+        try:
+            process = await asyncio.wrap_future(started)
+        except asyncio.CancelledError:
+            # The connection or the sandbox ended first: whatever starts is not kept. The
+            # callback runs on the spawner thread, which outlives a stopped loop.
+            started.add_done_callback(_discard_started)
+            raise
+        self._adopt(process)
 
     async def _pump_output(self, process: PtyProcess) -> None:
         options = self.options
@@ -520,6 +557,17 @@ class AgentSession:
         if driver is not None:
             await driver.wait_sent()
             await driver.close()
+
+
+def _discard(process: PtyProcess) -> None:
+    process.kill_and_reap()
+    process.close()
+
+
+def _discard_started(started: Future[PtyProcess | None]) -> None:
+    process = None if started.cancelled() else started.result()
+    if process is not None:
+        _discard(process)
 
 
 class _LinkConnection:

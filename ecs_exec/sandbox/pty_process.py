@@ -17,8 +17,10 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import functools
 import logging
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -92,6 +94,53 @@ def _set_controlling_tty() -> None:  # pragma: no cover - runs in the child
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
+@functools.cache
+def _session_helper() -> str | None:
+    """A ``setsid`` that can make the PTY its child's controlling terminal (``-c``), or None.
+
+    With it a command starts through ``vfork`` (``setsid -c`` does the setsid() and
+    TIOCSCTTY, then execs the command) instead of a ``fork`` that runs Python in the child: a
+    fork copies the page tables of the process that hosts the sandbox (a test run, the
+    benchmark), several milliseconds each, which hundreds of sessions starting at once
+    (a fan-out) would spend over and over. util-linux and BusyBox both have ``-c``.
+    """
+    path = shutil.which("setsid")
+    if path is None:
+        return None
+    master, slave = os.openpty()
+    try:
+        probe = subprocess.run(
+            [path, "-c", "true"],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env={"PATH": os.defpath},
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    finally:
+        os.close(slave)
+        os.close(master)
+    return path if probe.returncode == 0 else None
+
+
+def _inherits_ignored_signals() -> bool:
+    """Whether this process ignores a signal that exec would pass on to a command (only
+    ``_set_controlling_tty`` in a forked child resets those)."""
+    return any(signal.getsignal(signum) is signal.SIG_IGN for signum in _RESET_SIGNALS)
+
+
+def _findable(name: str, path: str, cwd: str) -> bool:
+    """Whether exec would find ``name`` as an executable file (a name with a slash is
+    relative to the command's working directory)."""
+    if "/" in name:
+        full = os.path.join(cwd, name)
+        return os.path.isfile(full) and os.access(full, os.X_OK)
+    return shutil.which(name, path=path) is not None
+
+
 def _set_winsize(fd: int, cols: int, rows: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
@@ -161,20 +210,36 @@ class PtyProcess:
             raise CommandStartError(f"cannot split command {command!r}: {exc}") from exc
         if not argv:
             raise CommandStartError("empty command")
+        helper = None if _inherits_ignored_signals() else _session_helper()
+        # setsid's execvp would only report a missing command on the PTY: look for it here,
+        # as Popen would, so that it fails to start without output, as in the agent.
+        if helper is not None and not _findable(argv[0], environment.get("PATH", os.defpath), cwd):
+            raise CommandStartError(f"cannot run {argv[0]!r}: not found or not executable")
         master, slave = os.openpty()
         try:
             _set_winsize(master, 0, 0)  # explicit: 0x0 until the client sends a Size
-            proc = subprocess.Popen(
-                argv,
-                stdin=slave,
-                stdout=slave,
-                stderr=slave,
-                env=dict(environment),
-                cwd=cwd,
-                start_new_session=True,
-                preexec_fn=_set_controlling_tty,
-                close_fds=True,
-            )
+            if helper is not None:
+                proc = subprocess.Popen(
+                    [helper, "-c", *argv],
+                    stdin=slave,
+                    stdout=slave,
+                    stderr=slave,
+                    env=dict(environment),
+                    cwd=cwd,
+                    close_fds=True,
+                )
+            else:
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=slave,
+                    stdout=slave,
+                    stderr=slave,
+                    env=dict(environment),
+                    cwd=cwd,
+                    start_new_session=True,
+                    preexec_fn=_set_controlling_tty,
+                    close_fds=True,
+                )
         except (OSError, subprocess.SubprocessError) as exc:
             os.close(master)
             raise CommandStartError(f"cannot run {argv[0]!r}: {exc}") from exc

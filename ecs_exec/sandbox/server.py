@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -44,6 +45,8 @@ logger = logging.getLogger("ecs_exec.sandbox.server")
 _PATH = re.compile(r"^/v1/data-channel/([A-Za-z0-9_.-]+)$")
 #: How long the first text frame may take (the plugin sends it right after connecting).
 OPEN_TIMEOUT = 10.0
+#: Threads that start the sessions' commands.
+SPAWN_THREADS = 4
 _POLICY_VIOLATION = 1008
 
 
@@ -79,6 +82,9 @@ class _AgentServer:
         self._session_logs: dict[str, FrameLog] = {}
         self._reaper: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        # Commands start off the loop (see AgentSession's ``spawner``); a few threads, as
+        # each fork holds the GIL while it copies the process.
+        self.spawner = ThreadPoolExecutor(SPAWN_THREADS, thread_name_prefix="sandbox-spawn")
 
     def process_request(self, connection: Any, request: Any) -> Any:
         match = _PATH.match(urlsplit(request.path).path)
@@ -154,6 +160,7 @@ class _AgentServer:
             faults=FaultState(settings),
             logs=logs,
             on_pid=self.pids.append,
+            spawner=self.spawner,
         )
         self.agents[session.session_id] = agent
         return agent
@@ -404,6 +411,8 @@ def running_sandbox(
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
         loop.close()
+        # A start still under way ends in a process that its (cancelled) session discards.
+        agents.spawner.shutdown(wait=True)
         if log is not None:
             log.close()
         busybox.cleanup()
