@@ -17,6 +17,8 @@ By default it behaves like the SSM agent running an ECS Exec (``InteractiveComma
 * input is written to the PTY and acked only afterwards; Size → TIOCSWINSZ;
 * at PTY EOF: up to 2 s (of connected time) for the output to be acked, reap the process,
   ``channel_closed`` with ``Output: ""`` (no exit code is ever sent), close;
+* TerminateSession: kill the command, ``channel_closed``, close; from the end on, the client's
+  frames are read and dropped until the socket is closed (docs/agent.md#6-end-of-session);
 * a dropped client leaves the session paused; a new websocket with a resumed token continues
   it with the same sequence state.
 
@@ -581,9 +583,12 @@ class _LinkConnection:
         agent = self.agent
         async for frame in self.link.frames():
             if agent.finished.is_set():
-                if agent.silent:
-                    continue  # a dead agent: the service keeps the socket, nobody answers
-                break
+                # The session is over (its agent dead, when ``silent``), but the service reads
+                # the socket until it is closed, dropping what comes: a client still sending
+                # (an upload) is not stalled, channel_closed and the close frame reach it, and
+                # its answer to the close is read (docs/agent.md#6-end-of-session). Leaving
+                # this loop instead would drop the link before channel_closed is written.
+                continue
             agent.last_activity = time.monotonic()
             yield frame
 

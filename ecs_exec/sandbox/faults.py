@@ -421,9 +421,13 @@ class Link:
             await asyncio.sleep(0.005)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close gracefully and stop the tasks."""
+        """Close gracefully and stop the tasks; a close handshake that does not finish in
+        time drops the connection (the reader runs until the socket is gone)."""
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.ws.close(code, reason), timeout=2)
+        transport = getattr(self.ws, "transport", None)
+        if transport is not None and not transport.is_closing():
+            transport.abort()
         self.cancel()
 
     def cancel(self) -> None:

@@ -67,6 +67,9 @@ RESUME_ATTEMPTS = 8
 #: ``KEEPALIVE_TIMEOUT`` more, while we were reading it, is dropped and resumed.
 KEEPALIVE_INTERVAL = 20.0
 KEEPALIVE_TIMEOUT = 40.0
+#: How long closing a websocket of a session that did not end by channel_closed may take
+#: before its socket is aborted.
+CLOSE_HANDSHAKE_TIMEOUT = 2.0
 
 
 def check_stream_url(url: str) -> None:
@@ -215,7 +218,14 @@ class NativeStream:
         if self._driver is not None:
             await self._driver.close()
         if self._ws is not None:
-            await _close_websocket(self._ws, seconds=2)
+            if self._ended:
+                # channel_closed ended the session: nothing written now matters, and a close
+                # frame would wait behind input the agent will never read (an upload on a
+                # slow or stalled link) for the whole close timeout. The official plugin
+                # sends none either: it exits (docs/protocol.md#33-keepalive-and-closing).
+                _drop_websocket(self._ws)
+            else:
+                await _close_websocket(self._ws, seconds=CLOSE_HANDSHAKE_TIMEOUT)
 
     @property
     def output_peak(self) -> int:
@@ -475,6 +485,11 @@ async def _close_websocket(ws: Any, *, seconds: float) -> None:
     the event loop is gone."""
     with contextlib.suppress(Exception):  # any failure to close politely ends the same way
         await asyncio.wait_for(ws.close(), timeout=seconds)
+    _drop_websocket(ws)
+
+
+def _drop_websocket(ws: Any) -> None:
+    """Abort ``ws``'s socket unless it is closed already; what is still unsent is dropped."""
     transport = getattr(ws, "transport", None)
     if transport is not None and not transport.is_closing():
         transport.abort()

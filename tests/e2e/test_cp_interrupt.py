@@ -102,6 +102,7 @@ def test_a_session_lost_mid_upload_leaves_no_temporary_in_the_container(fast_san
     with open(source, "wb") as f:
         f.truncate(64 * 1024 * 1024)
     seen: list[str] = []
+    ended: list[str] = []
     done = threading.Event()
 
     def watch() -> None:
@@ -114,6 +115,7 @@ def test_a_session_lost_mid_upload_leaves_no_temporary_in_the_container(fast_san
                 seen.extend(temps(remote))
                 sessions = fast_sandbox.state.sessions
                 (session,) = [s for s in sessions.sessions() if s.status is not TERMINATED]
+                ended.append(session.session_id)
                 sessions.terminate_session(session.session_id)
             time.sleep(0.005)
 
@@ -129,5 +131,9 @@ def test_a_session_lost_mid_upload_leaves_no_temporary_in_the_container(fast_san
     assert seen, "the upload never created its temporary"
     assert result.code == 255, result.err
     assert "session" in result.err or "connection" in result.err, result.err
+    # It learned of the end from channel_closed, mid-upload: not from a dead connection it
+    # then tried to resume (the sandbox once stopped reading, sent nothing and closed late).
+    resumed = fast_sandbox.requests.bodies("ResumeSession")
+    assert not [body for body in resumed if body.get("SessionId") in ended]
     assert not (remote / "big").exists()
     assert wait_for(lambda: temps(remote) == [])
