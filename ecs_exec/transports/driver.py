@@ -18,6 +18,11 @@ waits for the client to come back). While no connection is attached, frames the 
 produces are dropped, as a dead socket would drop them (the sequenced ones stay in the
 channel's retransmission buffer), and the timer is paused.
 
+The timer does not run while a write is stuck (the peer does not read): what it would resend
+would only queue behind what the socket has not taken, again at every timeout, so memory
+would grow for as long as the peer stalls. It runs once the queue has gone out; a peer that
+never reads again is the keepalive's to detect.
+
 Flow control: after each frame read, the read loop awaits the owner's ``ready()`` before it
 reads the next one. The client waits there while its local output is full, so a slow local
 consumer stops the websocket reads instead of growing a queue, and TCP backpressure reaches
@@ -128,6 +133,7 @@ class ChannelDriver:
         self._sent.set()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due = 0.0  # the deadline self._timer was armed for
+        self._timer_deferred = False  # it fired while a write was stuck; the writer runs it
         # One frame at a time, across connections: after a drop the old connection's read
         # loop may still be in ready() when the new one delivers the next frame.
         self._receive_lock = asyncio.Lock()
@@ -224,6 +230,7 @@ class ChannelDriver:
         self._connection = None
         self._outgoing.clear()
         self._sent.set()
+        self._timer_deferred = False
         self._cancel_timer()  # paused while nobody is connected
 
     # -- writing --------------------------------------------------------------------------
@@ -239,6 +246,10 @@ class ChannelDriver:
             if not self._outgoing:
                 self._sent.set()
                 self._wakeup.clear()
+                if self._timer_deferred:
+                    self._timer_deferred = False
+                    self._on_timer()  # what it queues wakes this loop up again
+                    continue
                 await self._wakeup.wait()
                 continue
             # Everything queued since the last write goes out together: the acks of a
@@ -261,6 +272,8 @@ class ChannelDriver:
             self._timer = None
 
     def _arm_timer(self) -> None:
+        if self._timer_deferred:
+            return  # the write loop runs it once the connection takes what is queued
         deadline = self.channel.get_timer()
         if deadline is None or self._connection is None or self._closed:
             self._cancel_timer()
@@ -277,6 +290,13 @@ class ChannelDriver:
 
     def _on_timer(self) -> None:
         self._timer = None
+        if not self._sent.is_set():
+            # The connection has not taken what is already queued (a peer that does not
+            # read): resends would only queue behind it, again at every timeout, so the
+            # queue would grow without bound for as long as the peer stalls. The timer
+            # runs once the queue has gone out.
+            self._timer_deferred = True
+            return
         self.channel.handle_timer(now=self.now())
         self.process()
 

@@ -166,3 +166,51 @@ def test_between_connections_frames_are_dropped_and_the_timer_waits() -> None:
     assert b"lost" not in second.sent
     assert second.sent[0] == b"all"
     assert len(channel.timer_calls) == 1  # re-armed on the new connection
+
+
+class StuckConnection(FakeConnection):
+    """A peer that stops reading: a write blocks until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.writing = asyncio.Event()
+
+    async def send_frames(self, frames: Sequence[bytes]) -> None:
+        self.writing.set()
+        await self.release.wait()
+        self.sent.extend(frames)
+
+
+def test_the_timer_waits_while_a_write_is_stuck() -> None:
+    """Resends queued behind a write the peer does not take would pile up at every timeout
+    for as long as it stalls; the timer runs once the queue has gone out instead."""
+
+    async def run() -> tuple[FakeChannel, StuckConnection, list[float]]:
+        channel = FakeChannel()
+        conn = StuckConnection()
+        driver = ChannelDriver(channel, on_event=lambda e: None)  # type: ignore[arg-type]
+        serving = asyncio.ensure_future(driver.serve(conn))
+        await settle()
+        channel.to_send.append(b"data")
+        channel.deadline = driver.now()  # overdue at once
+        driver.process()
+        await asyncio.wait_for(conn.writing.wait(), 10)
+        for _ in range(3):  # inputs re-arm the timer: still nothing while stuck
+            conn.incoming.put_nowait(b"in")
+            await settle()
+        while_stuck = list(channel.timer_calls)
+        channel.fired = asyncio.Event()
+        conn.release.set()
+        await asyncio.wait_for(channel.fired.wait(), 10)
+        await settle()
+        conn.incoming.put_nowait(None)
+        await serving
+        await driver.close()
+        return channel, conn, while_stuck
+
+    channel, conn, while_stuck = asyncio.run(run())
+    assert while_stuck == []
+    assert len(channel.timer_calls) == 1
+    assert conn.sent.count(b"r") == 1
+    assert conn.sent[0] == b"data"
