@@ -32,7 +32,8 @@ class AwsSettings:
         region: the region, or None to take it from the environment or the profile.
         endpoint_url: one endpoint for ECS, SSM and KMS (the sandbox serves all three);
             None lets botocore honour AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>.
-        max_attempts: botocore "standard" retry mode attempts (throttling, 5xx, connection).
+        max_attempts: attempts per call, the first included, in botocore's "standard" retry
+            mode (throttling, 5xx, connection errors).
     """
 
     profile: str | None = None
@@ -67,7 +68,8 @@ class AwsClients:
         from botocore.config import Config
 
         config = Config(
-            retries={"mode": "standard", "max_attempts": self.settings.max_attempts},
+            # total_max_attempts counts the first call; botocore's max_attempts would not.
+            retries={"mode": "standard", "total_max_attempts": self.settings.max_attempts},
             connect_timeout=5,
             read_timeout=60,
             **options,
@@ -107,9 +109,8 @@ class AwsClients:
 
     def without_retries(self) -> AwsClients:
         """Clients that make one attempt per call, on the same botocore session (credentials
-        and models are loaded once): the fan-out retries throttled ExecuteCommand itself.
-        (botocore's ``max_attempts`` retry setting counts the retries, not the first call.)"""
-        other = AwsClients(dataclasses.replace(self.settings, max_attempts=0))
+        and models are loaded once): the fan-out retries throttled ExecuteCommand itself."""
+        other = AwsClients(dataclasses.replace(self.settings, max_attempts=1))
         other.__dict__["session"] = self.session
         return other
 

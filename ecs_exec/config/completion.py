@@ -222,7 +222,7 @@ def _ecs_client(scope: Scope) -> Any:
         session.set_config_variable("region", region)
     deadline = deadline_seconds()
     config = Config(
-        retries={"mode": "standard", "max_attempts": 1},
+        retries={"mode": "standard", "total_max_attempts": 2},  # one retry, within the bound
         connect_timeout=min(1.0, deadline),
         read_timeout=deadline,
     )
