@@ -218,28 +218,18 @@ class PtyProcess:
         master, slave = os.openpty()
         try:
             _set_winsize(master, 0, 0)  # explicit: 0x0 until the client sends a Size
-            if helper is not None:
-                proc = subprocess.Popen(
-                    [helper, "-c", *argv],
-                    stdin=slave,
-                    stdout=slave,
-                    stderr=slave,
-                    env=dict(environment),
-                    cwd=cwd,
-                    close_fds=True,
-                )
-            else:
-                proc = subprocess.Popen(
-                    argv,
-                    stdin=slave,
-                    stdout=slave,
-                    stderr=slave,
-                    env=dict(environment),
-                    cwd=cwd,
-                    start_new_session=True,
-                    preexec_fn=_set_controlling_tty,
-                    close_fds=True,
-                )
+            forked = helper is None  # else Popen vfork()s: setsid -c does the rest
+            proc = subprocess.Popen(
+                argv if helper is None else [helper, "-c", *argv],
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                env=dict(environment),
+                cwd=cwd,
+                start_new_session=forked,
+                preexec_fn=_set_controlling_tty if forked else None,
+                close_fds=True,
+            )
         except (OSError, subprocess.SubprocessError) as exc:
             os.close(master)
             raise CommandStartError(f"cannot run {argv[0]!r}: {exc}") from exc
