@@ -151,12 +151,7 @@ def env_for(sb: Sandbox, **extra: str) -> dict[str, str]:
 def channel(sb: Sandbox, direction: str, size: int, tmp: Path) -> dict[str, float]:
     path = tmp / "blob"
     if direction == "out" and (not path.exists() or path.stat().st_size != size):
-        with path.open("wb") as handle:
-            left = size
-            while left:
-                piece = os.urandom(min(left, 4 * MB))
-                handle.write(piece)
-                left -= len(piece)
+        write_random(path, size)
     out = subprocess.run(
         [sys.executable, "-c", CHANNEL_CLIENT, direction, str(size), str(path)],
         env=env_for(sb),

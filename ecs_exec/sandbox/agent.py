@@ -184,10 +184,10 @@ class AgentSession:
         faults: the session's fault settings and counters.
         logs: frame logs to write.
         on_pid: called with each started process's pid (leak checks).
-        spawner: the threads that start commands (None: on the loop). A fork from the
-            sandbox's process blocks until the child has exec'd, milliseconds each: started
-            on the loop, hundreds of sessions connecting at once (a fan-out) would queue
-            behind each other and stall every running session's frames meanwhile.
+        spawner: the threads that start commands (a KMS session's starts on the loop, from
+            the handshake's event). A start blocks until the child has exec'd: on the loop,
+            hundreds of sessions connecting at once (a fan-out) would queue behind each
+            other and stall every running session's frames meanwhile.
     """
 
     def __init__(
@@ -200,7 +200,7 @@ class AgentSession:
         faults: FaultState,
         logs: list[FrameLog],
         on_pid: Callable[[int], None] | None = None,
-        spawner: Executor | None = None,
+        spawner: Executor,
     ) -> None:
         self.session = session
         self.spawner = spawner
@@ -402,9 +402,6 @@ class AgentSession:
 
     async def _start_process_off_loop(self) -> None:
         """:meth:`_start_process` on a spawner thread (see the class's ``spawner``)."""
-        if self.spawner is None:
-            self._start_process()
-            return
         started = self.spawner.submit(self._launch)
         try:
             process = await asyncio.wrap_future(started)
