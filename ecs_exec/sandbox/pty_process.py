@@ -157,6 +157,12 @@ def group_alive(pgid: int) -> bool:
         return False
     except PermissionError:
         return True
+    return bool(live_group_members(pgid))
+
+
+def live_group_members(pgid: int) -> list[tuple[int, str]]:
+    """``(pid, state)`` of each member of process group ``pgid`` that is not a zombie."""
+    found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -166,8 +172,8 @@ def group_alive(pgid: int) -> bool:
         except OSError:
             continue
         if int(fields[2]) == pgid and fields[0] != b"Z":
-            return True
-    return False
+            found.append((int(entry), fields[0].decode()))
+    return found
 
 
 class PtyProcess:
@@ -461,4 +467,11 @@ class Launcher:
         return PtyProcess.start(command, environment=env, cwd=cwd)
 
 
-__all__ = ["CommandStartError", "Launcher", "PtyProcess", "command_environment", "group_alive"]
+__all__ = [
+    "CommandStartError",
+    "Launcher",
+    "PtyProcess",
+    "command_environment",
+    "group_alive",
+    "live_group_members",
+]

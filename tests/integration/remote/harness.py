@@ -40,7 +40,11 @@ from ecs_exec.remote import (
     new_nonce,
     shlexgo,
 )
-from ecs_exec.sandbox.pty_process import group_alive, reset_signal_dispositions
+from ecs_exec.sandbox.pty_process import (
+    group_alive,
+    live_group_members,
+    reset_signal_dispositions,
+)
 
 AGENT_READ_SIZE = 1024  # StreamDataPayloadSize in the agent's shell plugin
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
@@ -134,18 +138,13 @@ def _decode_rune(buf: bytes, pos: int) -> tuple[int, bool]:
 def _group_members(pgid: int) -> list[str]:
     """``pid state cmdline`` of the live processes in group ``pgid`` (diagnostics)."""
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid, state in live_group_members(pgid):
         try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
                 argv = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if int(fields[2]) == pgid and fields[0] != b"Z":
-            found.append(f"{entry} {fields[0].decode()} {argv[:80]}")
+        found.append(f"{pid} {state} {argv[:80]}")
     return found
 
 
