@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from ecs_exec.cp.scripts import TEMP_PREFIX
 from ecs_exec.errors import CopyError, UsageError
+from ecs_exec.local.terminal import write_all
 
 CHUNK = 256 * 1024
 #: The tools whose results a download can be checked against (the container reports one).
@@ -240,9 +241,7 @@ class StdoutSink(Sink):
         self.fd = fd
 
     def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view) :]
+        write_all(self.fd, data)
 
 
 def _temp_in(directory: str, *, is_dir: bool) -> str:

@@ -37,7 +37,7 @@ from ecs_exec.cp.paths import CpPath, LocalPath, RemotePath, remote_basename
 from ecs_exec.cp.progress import ProgressDisplay
 from ecs_exec.cp.scripts import Header
 from ecs_exec.errors import CopyError, EcsExecError
-from ecs_exec.local.terminal import Console
+from ecs_exec.local.terminal import Console, write_all
 from ecs_exec.session.loop import Warn
 from ecs_exec.session.runner import ExecRequest, run_exec
 
@@ -203,9 +203,7 @@ class _Feeder(threading.Thread):
     def _out(self, data: bytes) -> None:
         if self._stopped:
             raise BrokenPipeError
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view) :]
+        write_all(self.fd, data)
 
     def run(self) -> None:
         try:

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import queue
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Sequence
+
+from ecs_exec.local.terminal import write_all
 
 #: Bytes queued for local output before sessions wait.
 QUEUE_BYTES = 1024 * 1024
@@ -65,10 +66,8 @@ class OrderedOutput:
                     return
                 fd, data = item
                 if fd not in self.errors:
-                    view = memoryview(data)
                     try:
-                        while view:
-                            view = view[os.write(fd, view) :]
+                        write_all(fd, data)
                     except OSError as exc:
                         self.errors[fd] = exc
                 with self._lock:

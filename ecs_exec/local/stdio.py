@@ -16,6 +16,8 @@ import queue
 import threading
 from collections.abc import AsyncIterator
 
+from ecs_exec.local.terminal import write_all
+
 READ_SIZE = 64 * 1024
 #: Chunks buffered for stdin (at most 16 x 64 KiB in flight).
 QUEUE_CHUNKS = 16
@@ -113,11 +115,8 @@ class OutputWriter:
                 if item is None:
                     return
                 if self._error is None:
-                    view = memoryview(item)
                     try:
-                        while view:
-                            written = os.write(self.fd, view)
-                            view = view[written:]
+                        write_all(self.fd, item)
                     except OSError as exc:
                         self._error = exc
                 with self._room:
